@@ -1,0 +1,1 @@
+"""The checklist: one module per check. Never imports Textual."""

@@ -1,0 +1,1 @@
+"""Model backends: each turns requests into raw results."""

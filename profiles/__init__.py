@@ -1,0 +1,1 @@
+"""TOML presets: codebases, bundled tasks, demo sessions (package data)."""

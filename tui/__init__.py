@@ -1,0 +1,1 @@
+"""The front ends: the Textual app and the command line."""
