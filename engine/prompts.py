@@ -1,0 +1,220 @@
+"""Prompt rendering: every factor of the checklist's prompt, few-shot and template items.
+
+A setup and a doc become a `Prompt`: the exact context string the model sees and, for multiple
+choice, one continuation per choice. The assembly follows lm-evaluation-harness 0.4.x so that a
+setup extending `lm-eval/base` scores as lm-eval does:
+
+- the doc text is `prompt.template` rendered with the doc's fields, `question`, and `choices`
+  (the formatted block of labelled choices); the target is the label, the text, or both;
+- a few-shot example is `text + target_delimiter + target + fewshot_delimiter`;
+- the description (and `chat.system_prompt` before it, joined by the few-shot delimiter) comes
+  first; under a chat template it is the system message (or, with `description_in = "user"`,
+  the start of the first user turn);
+- under a chat template all shots and the question form one user turn, or one user/assistant
+  pair per shot with `fewshot.multiturn`; the model's answer opens its own assistant turn, so no
+  target delimiter is put before it;
+- a multiple-choice continuation is `target_delimiter + target` (no delimiter under a chat
+  template); where the context ends in whitespace the tokenizer moves it into the continuation
+  (see `engine/tokenization.py`).
+
+Templates are Jinja2 in an immutable sandbox, as transformers renders chat templates: a profile
+can never run code.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from scoregap.engine.errors import InputError
+from scoregap.engine.setup import Setup
+from scoregap.engine.tasks import Doc, Task
+
+ChatRenderer = Callable[[list[dict[str, str]]], str]
+
+_ENV = ImmutableSandboxedEnvironment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+
+ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
+
+
+def choice_labels(style: str, n: int) -> list[str]:
+    if style == "none":
+        return [""] * n
+    if style == "A":
+        return [chr(ord("A") + i) for i in range(n)]
+    if style == "a":
+        return [chr(ord("a") + i) for i in range(n)]
+    if style == "1":
+        return [str(i + 1) for i in range(n)]
+    if style == "I":
+        if n > len(ROMAN):
+            raise InputError(f"Roman choice labels go up to {len(ROMAN)} choices; a doc has {n}.")
+        return list(ROMAN[:n])
+    raise ValueError(style)
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+    delimiter: str = ""  # appended when the conversation is flattened to plain text
+
+
+@dataclass(frozen=True)
+class Prompt:
+    doc_id: int
+    context: str                       # exactly what precedes the continuation or generation
+    continuations: tuple[str, ...]     # multiple choice: one per choice, delimiter included
+    targets: tuple[str, ...]           # multiple choice: the target strings, no delimiter
+    messages: tuple[Message, ...]      # the conversation before flattening, for display
+
+
+class PromptBuilder:
+    """Renders docs of one task under one setup. Templates are compiled once."""
+
+    def __init__(self, setup: Setup, task: Task, chat: ChatRenderer | None = None) -> None:
+        if setup.chat.apply_template and chat is None:
+            raise InputError(
+                f"{setup.source or 'The setup'}: chat.apply_template = true, but the model's "
+                f"tokenizer has no chat template. Set chat.apply_template = false."
+            )
+        if setup.fewshot.k > len(task.fewshot) - (1 if task.fewshot_is_docs else 0):
+            raise InputError(
+                f"{setup.source or 'The setup'}: fewshot.k = {setup.fewshot.k}, but the task's "
+                f"few-shot pool ({task.source}) has only {len(task.fewshot)} docs."
+            )
+        self.setup = setup
+        self.task = task
+        self.chat = chat
+        p = setup.prompt
+        self._template = self._compile(p.template, "prompt.template")
+        self._description = self._compile(p.description, "prompt.description")
+        self._choice = self._compile(p.choice_format, "prompt.choice_format")
+
+    def _compile(self, source: str, key: str) -> jinja2.Template:
+        try:
+            return _ENV.from_string(source)
+        except jinja2.TemplateSyntaxError as err:
+            raise InputError(
+                f"{self.setup.source or 'The setup'}: {key} is not a valid Jinja2 template "
+                f"({err.message}, template line {err.lineno})."
+            ) from None
+
+    def _render(self, template: jinja2.Template, key: str, doc: Doc, **extra: Any) -> str:
+        values = {**doc.data, "doc": doc.data, "question": doc.question, **extra}
+        try:
+            return template.render(**values)
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError) as err:
+            raise InputError(
+                f"{self.setup.source or 'The setup'}: {key} failed to render for doc "
+                f"{doc.doc_id} of {self.task.source}: {err}. Template variables: question, "
+                f"choices, choice_list, labels, doc, and the doc's fields ({', '.join(doc.data)})."
+            ) from None
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def targets(self, doc: Doc) -> tuple[str, ...]:
+        """The strings scored as answers, one per choice (multiple choice) or the written answer."""
+        if self.task.kind != "multiple_choice":
+            return (doc.target,)
+        p = self.setup.prompt
+        labels = choice_labels(p.choice_labels, len(doc.choices))
+        if p.target == "label":
+            return tuple(labels)
+        if p.target == "text":
+            return doc.choices
+        return tuple(self._format_choice(doc, label, text) for label, text in zip(labels, doc.choices))
+
+    def _format_choice(self, doc: Doc, label: str, text: str) -> str:
+        if not label:
+            return text
+        return self._render(self._choice, "prompt.choice_format", doc, label=label, text=text)
+
+    def doc_text(self, doc: Doc) -> str:
+        p = self.setup.prompt
+        labels = choice_labels(p.choice_labels, len(doc.choices))
+        block = p.choice_separator.join(
+            self._format_choice(doc, label, text) for label, text in zip(labels, doc.choices)
+        )
+        return self._render(
+            self._template, "prompt.template", doc,
+            choices=block, choice_list=list(doc.choices), labels=labels,
+        )
+
+    def gold_target(self, doc: Doc) -> str:
+        if self.task.kind == "multiple_choice":
+            return self.targets(doc)[int(doc.gold[0])]
+        return doc.target
+
+    def shots(self, doc: Doc) -> list[Doc]:
+        f = self.setup.fewshot
+        pool = [d for d in self.task.fewshot if not (self.task.fewshot_is_docs and d.doc_id == doc.doc_id)]
+        if f.k == 0:
+            return []
+        if f.sampler == "first_n":
+            chosen = pool[: f.k]
+        else:  # per-doc seed: the same doc gets the same shots whatever the limit or order
+            chosen = random.Random(f.seed * 1_000_003 + doc.doc_id).sample(pool, f.k)
+        if f.order == "reversed":
+            chosen = chosen[::-1]
+        elif f.order == "shuffled":
+            random.Random(f.seed * 7_919 + doc.doc_id).shuffle(chosen)
+        return chosen
+
+    # -- assembly ----------------------------------------------------------------------------
+
+    def messages(self, doc: Doc) -> list[Message]:
+        p, c = self.setup.prompt, self.setup.chat
+        description = self._render(self._description, "prompt.description", doc) if p.description else ""
+        chat = c.apply_template
+        if chat and c.description_in == "user":
+            system, user_prefix = c.system_prompt, description
+        else:
+            system, user_prefix = _join(c.system_prompt, description, p.fewshot_delimiter), ""
+        out: list[Message] = [Message("system", system)] if system else []
+        for shot in self.shots(doc):
+            out.append(Message("user", self.doc_text(shot), p.target_delimiter))
+            out.append(Message("assistant", self.gold_target(shot), p.fewshot_delimiter))
+        out.append(Message("user", self.doc_text(doc), ""))
+        if user_prefix:
+            first = next(i for i, m in enumerate(out) if m.role == "user")
+            out[first] = Message("user", user_prefix + out[first].content, out[first].delimiter)
+        return out
+
+    def context(self, messages: list[Message]) -> str:
+        if not self.setup.chat.apply_template:
+            return "".join(m.content + m.delimiter for m in messages)
+        assert self.chat is not None
+        system = [m for m in messages if m.role == "system"]
+        turns = [m for m in messages if m.role != "system"]
+        if self.setup.fewshot.multiturn:
+            conversation = [{"role": m.role, "content": m.content} for m in system + turns]
+        else:  # everything after the system message becomes one user turn
+            flat = "".join(m.content + m.delimiter for m in turns[:-1]) + turns[-1].content
+            conversation = [{"role": m.role, "content": m.content} for m in system]
+            conversation.append({"role": "user", "content": flat})
+        return self.chat(conversation)
+
+    def render(self, doc: Doc) -> Prompt:
+        messages = self.messages(doc)
+        context = self.context(messages)
+        if self.task.kind != "multiple_choice":
+            return Prompt(doc.doc_id, context, (), (), tuple(messages))
+        delimiter = "" if self.setup.chat.apply_template else self.setup.prompt.target_delimiter
+        targets = self.targets(doc)
+        return Prompt(doc.doc_id, context, tuple(delimiter + t for t in targets), targets, tuple(messages))
+
+
+def _join(prefix: str, suffix: str, delimiter: str) -> str:
+    """lm-eval's maybe_delimit: add the delimiter only if neither side has whitespace at the seam."""
+    if not prefix:
+        return suffix
+    if not suffix:
+        return prefix
+    if prefix[-1].isspace() or suffix[0].isspace():
+        return prefix + suffix
+    return prefix + delimiter + suffix
