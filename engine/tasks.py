@@ -42,6 +42,9 @@ class Task:
     fewshot: tuple[Doc, ...]
     source: str
     fewshot_is_docs: bool = False       # the pool is the eval split: skip a doc's own row
+    fields: tuple[tuple[str, str], ...] = ()   # task field -> doc key
+    docs_file: str = ""                 # local tasks: the data files
+    fewshot_file: str = ""
 
     @property
     def subtasks(self) -> tuple[str, ...]:
@@ -83,9 +86,15 @@ def _load_local(
             raise InputError(f"{path}: {key} must be a file name (a string).")
     if not raw.get("docs"):
         raise InputError(f'{path}: the task file names no docs file (docs = "name.jsonl").')
-    docs = _read_rows(path.parent / raw["docs"], kind, mapping)
-    fewshot = _read_rows(path.parent / raw["fewshot"], kind, mapping) if raw.get("fewshot") else ()
-    return Task(raw.get("name", path.stem), kind, docs, fewshot, str(path))
+    docs_file = path.parent / raw["docs"]
+    fewshot_file = path.parent / raw["fewshot"] if raw.get("fewshot") else None
+    docs = _read_rows(docs_file, kind, mapping)
+    fewshot = _read_rows(fewshot_file, kind, mapping) if fewshot_file else ()
+    return Task(
+        raw.get("name", path.stem), kind, docs, fewshot, str(path),
+        fields=tuple(sorted(mapping.items())), docs_file=str(docs_file),
+        fewshot_file=str(fewshot_file or ""),
+    )
 
 
 def _field_mapping(
@@ -210,4 +219,5 @@ def _load_hub(spec: TaskSpec) -> Task:
         raise InputError(f'Hub dataset "{spec.hf}" split "{spec.split}" has no rows.')
     pool_split = spec.fewshot_split or spec.split
     fewshot = docs if pool_split == spec.split else split(pool_split)
-    return Task(spec.hf, spec.kind, docs, fewshot, spec.hf, fewshot_is_docs=pool_split == spec.split)
+    return Task(spec.hf, spec.kind, docs, fewshot, spec.hf, fewshot_is_docs=pool_split == spec.split,
+                fields=tuple(sorted(mapping.items())))
