@@ -70,7 +70,7 @@ class Engine:
         device = resolve_device(loading.device).split(":")[0]
         return "|".join([
             self.model.fingerprint, loading.backend, loading.dtype, f"bs={loading.batch_size}",
-            device, loading.attn_implementation,
+            device, loading.attn_implementation, f"pad={loading.padding_side}",
         ])
 
     def chat_renderer(self, setup: Setup) -> Any:

@@ -101,7 +101,7 @@ class BackendPool:
 
     def get(self, model: ModelRef, loading: LoadingSpec) -> Any:
         key = (model.fingerprint, loading.backend, loading.dtype, loading.device,
-               loading.attn_implementation, loading.trust_remote_code)
+               loading.attn_implementation, loading.padding_side, loading.trust_remote_code)
         if key not in self._loaded:
             self._loaded[key] = load_backend(model, loading)
         return self._loaded[key]
@@ -109,9 +109,10 @@ class BackendPool:
 
 def load_backend(model: ModelRef, loading: LoadingSpec) -> Any:
     if loading.backend == "vllm":
-        from scoregap.engine.backends.vllm import VLLMBackend
-
-        return VLLMBackend(model.directory, dtype=loading.dtype, trust_remote_code=loading.trust_remote_code)
+        raise InputError(
+            'loading.backend = "vllm" is part of the setup format, but this version of scoregap '
+            'evaluates with transformers only. Set loading.backend = "transformers".'
+        )
     from scoregap.engine.backends.transformers import TransformersBackend
 
     return TransformersBackend(
@@ -119,5 +120,6 @@ def load_backend(model: ModelRef, loading: LoadingSpec) -> Any:
         dtype=loading.dtype,
         device=loading.device,
         attn_implementation=loading.attn_implementation,
+        padding_side=loading.padding_side,
         trust_remote_code=loading.trust_remote_code,
     )

@@ -105,6 +105,7 @@ class LoadingSpec:
     device: str = "auto"
     add_bos_token: str = "auto"
     attn_implementation: str = "auto"
+    padding_side: str = "right"
     trust_remote_code: bool = False
 
 
@@ -133,6 +134,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "loading.dtype": ("auto", "float32", "bfloat16", "float16"),
     "loading.add_bos_token": ("auto", "true", "false"),
     "loading.attn_implementation": ("auto", "eager", "sdpa"),
+    "loading.padding_side": ("right", "left"),
 }
 TASK_FIELD_NAMES = ("question", "choices", "gold", "subtask", "target")
 

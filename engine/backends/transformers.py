@@ -8,7 +8,8 @@ This computes exactly what scoring `context_tokens + continuation_tokens` in one
 (lm-eval's way), up to float rounding, at a fraction of the cost.
 
 `batch_size` counts continuations per forward pass; the choices of one question always travel
-together. "auto" starts large and halves on out-of-memory.
+together. "auto" starts large and halves on out-of-memory. `padding_side` places the padding of
+the context batch ("right" as lm-eval does, or "left"); batched generation always pads left.
 """
 
 from __future__ import annotations
@@ -50,11 +51,15 @@ class TransformersBackend:
         dtype: str = "float32",
         device: str = "auto",
         attn_implementation: str = "auto",
+        padding_side: str = "right",
         trust_remote_code: bool = False,
     ) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()   # our own progress reporting owns the terminal
         self.device = resolve_device(device)
+        self.padding_side = padding_side   # of loglikelihood batches; generation always pads left
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
             kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
@@ -140,17 +145,28 @@ class TransformersBackend:
         room = max(self.max_length - longest_cont + 1, 1)
         contexts = [list(ctx)[-room:] for ctx, _ in groups]   # left-truncate overlong contexts
         width = max(len(c) for c in contexts)
+        lengths = torch.tensor([len(c) for c in contexts])
         ids = torch.full((len(groups), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(groups), width), dtype=torch.long)
-        for g, ctx in enumerate(contexts):   # left padding: every context ends at the last column
-            ids[g, width - len(ctx):] = torch.tensor(ctx)
-            mask[g, width - len(ctx):] = 1
+        for g, ctx in enumerate(contexts):
+            span = slice(width - len(ctx), width) if self.padding_side == "left" else slice(0, len(ctx))
+            ids[g, span] = torch.tensor(ctx)
+            mask[g, span] = 1
         ids, mask = ids.to(device), mask.to(device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        if self.padding_side == "left":   # every context ends at the last column
+            keep: int | torch.Tensor = 1
+            last = torch.zeros(len(groups), dtype=torch.long)
+        else:                              # logits only at the distinct last positions
+            ends = lengths - 1
+            columns = torch.unique(ends)
+            keep = columns.to(device)
+            last = torch.searchsorted(columns, ends)
         out = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1
+            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=keep
         )
-        first = out.logits[:, -1, :].float()          # predicts the first continuation token
+        first = out.logits[torch.arange(len(groups)), last.to(device)].float()   # predicts cont[0]
+        next_position = (lengths.to(device))[:, None]
 
         rows = [(g, i) for g, (_, idxs) in enumerate(groups) for i in idxs]
         conts = [encoded[i][1] for _, i in rows]
@@ -159,15 +175,15 @@ class TransformersBackend:
             owner = torch.tensor([g for g, _ in rows], device=device)
             cache = out.past_key_values
             cache.reorder_cache(owner)                # one copy of the context cache per continuation
-            span = longest_cont - 1
-            cont_ids = torch.full((len(rows), span), self.pad_id, dtype=torch.long)
-            cont_mask = torch.zeros((len(rows), span), dtype=torch.long)
+            span_len = longest_cont - 1
+            cont_ids = torch.full((len(rows), span_len), self.pad_id, dtype=torch.long)
+            cont_mask = torch.zeros((len(rows), span_len), dtype=torch.long)
             for r, cont in enumerate(conts):
                 cont_ids[r, : len(cont) - 1] = torch.tensor(cont[:-1])
                 cont_mask[r, : len(cont) - 1] = 1
             cont_ids, cont_mask = cont_ids.to(device), cont_mask.to(device)
             full_mask = torch.cat([mask[owner], cont_mask], dim=1)
-            cont_pos = positions[owner, -1:] + 1 + torch.arange(span, device=device)
+            cont_pos = next_position[owner] + torch.arange(span_len, device=device)
             rest = self.model(
                 input_ids=cont_ids, attention_mask=full_mask, position_ids=cont_pos,
                 past_key_values=cache, use_cache=True,

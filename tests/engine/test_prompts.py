@@ -1,0 +1,360 @@
+"""Prompt rendering: the exact strings every prompt, few-shot and chat factor produces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scoregap.engine.errors import InputError
+from scoregap.engine.prompts import PromptBuilder, choice_labels
+from scoregap.engine.setup import Setup, load_setup
+from scoregap.engine.tasks import Task, TaskSpec, load_task
+
+DOCS = [
+    {"question": "What is 2 plus 3?", "choices": ["four", "five", "six", "seven"], "answer": 1,
+     "subject": "high_school_math", "hint": "count"},
+    {"question": "What day comes after Monday?", "choices": ["Sunday", "Tuesday", "Friday"],
+     "answer": 1, "subject": "calendar", "hint": "days"},
+]
+SHOTS = [
+    {"question": f"Shot {i}?", "choices": [f"s{i}a", f"s{i}b"], "answer": i % 2,
+     "subject": "high_school_math", "hint": "-"}
+    for i in range(8)
+]
+
+TASK_TOML = """\
+name = "inline"
+kind = "multiple_choice"
+docs = "inline.test.jsonl"
+fewshot = "inline.dev.jsonl"
+[fields]
+subtask = "subject"
+"""
+
+MMLU_DESCRIPTION = "The following are multiple choice questions (with answers) about high school math.\n\n"
+DOC0 = "What is 2 plus 3?\nA. four\nB. five\nC. six\nD. seven\nAnswer:"
+
+
+@pytest.fixture(scope="module")
+def task_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("inline-task")
+    (folder / "inline.toml").write_text(TASK_TOML, encoding="utf-8")
+    (folder / "inline.test.jsonl").write_text("".join(json.dumps(d) + "\n" for d in DOCS))
+    (folder / "inline.dev.jsonl").write_text("".join(json.dumps(d) + "\n" for d in SHOTS))
+    return folder / "inline.toml"
+
+
+@pytest.fixture(scope="module")
+def task(task_path: Path) -> Task:
+    return load_task(TaskSpec(path=str(task_path)))
+
+
+@pytest.fixture(scope="module")
+def mmlu(task_path: Path) -> Setup:
+    """lm-eval's MMLU layout on the inline task, 0-shot."""
+    return load_setup("lm-eval/mmlu").with_values({"task.path": str(task_path), "fewshot.k": 0})
+
+
+@pytest.fixture(scope="module")
+def plain(task_path: Path) -> Setup:
+    """The defaults (A. text, "Answer:", label targets) with no description."""
+    return Setup().with_values({"task.path": str(task_path)})
+
+
+@pytest.fixture(scope="module")
+def chat(tiny_tokenizer: Any):  # noqa: ANN201
+    def render(messages: list[dict[str, str]]) -> str:
+        return tiny_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    return render
+
+
+def render(setup: Setup, task: Task, doc: int = 0, chat: Any = None, **values: Any):  # noqa: ANN201
+    if values:
+        setup = setup.with_values({k.replace("__", "."): v for k, v in values.items()})
+    return PromptBuilder(setup, task, chat).render(task.docs[doc])
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout, labels, wrappers, targets
+
+
+def test_mmlu_layout(mmlu: Setup, task: Task) -> None:
+    prompt = render(mmlu, task)
+    assert prompt.context == MMLU_DESCRIPTION + DOC0
+    assert prompt.continuations == (" A", " B", " C", " D")
+    assert prompt.targets == ("A", "B", "C", "D")
+
+
+def test_template_sees_doc_fields_and_helpers(plain: Setup, task: Task) -> None:
+    prompt = render(
+        plain, task, doc=1,
+        prompt__template="[{{ hint }}|{{ doc.subject }}|{{ choice_list | join('/') }}|"
+                         "{{ labels | join('') }}] {{ question }}",
+    )
+    assert prompt.context == "[days|calendar|Sunday/Tuesday/Friday|ABC] What day comes after Monday?"
+
+
+@pytest.mark.parametrize(
+    ("style", "block"),
+    [
+        ("A", "A. four\nB. five\nC. six\nD. seven"),
+        ("a", "a. four\nb. five\nc. six\nd. seven"),
+        ("1", "1. four\n2. five\n3. six\n4. seven"),
+        ("I", "I. four\nII. five\nIII. six\nIV. seven"),
+    ],
+)
+def test_choice_label_styles(plain: Setup, task: Task, style: str, block: str) -> None:
+    prompt = render(plain, task, prompt__choice_labels=style)
+    assert prompt.context == f"What is 2 plus 3?\n{block}\nAnswer:"
+    labels = [line.split(".")[0] for line in block.split("\n")]
+    assert prompt.continuations == tuple(" " + label for label in labels)
+
+
+def test_no_labels_lists_bare_choices_and_scores_the_text(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, prompt__choice_labels="none", prompt__target="text")
+    assert prompt.context == "What is 2 plus 3?\nfour\nfive\nsix\nseven\nAnswer:"
+    assert prompt.continuations == (" four", " five", " six", " seven")
+
+
+def test_roman_labels_stop_at_twelve() -> None:
+    assert choice_labels("I", 12)[-1] == "XII"
+    with pytest.raises(InputError, match="12"):
+        choice_labels("I", 13)
+
+
+def test_choice_wrapper_and_separator(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, prompt__choice_format="({{ label }}) {{ text }}",
+                    prompt__choice_separator=", ")
+    assert prompt.context == "What is 2 plus 3?\n(A) four, (B) five, (C) six, (D) seven\nAnswer:"
+    assert prompt.continuations == (" A", " B", " C", " D")
+
+
+@pytest.mark.parametrize(
+    ("target", "continuations"),
+    [
+        ("label", (" A", " B", " C", " D")),
+        ("text", (" four", " five", " six", " seven")),
+        ("label_text", (" A. four", " B. five", " C. six", " D. seven")),
+    ],
+)
+def test_target_styles(plain: Setup, task: Task, target: str, continuations: tuple) -> None:
+    prompt = render(plain, task, prompt__target=target)
+    assert prompt.context == DOC0
+    assert prompt.continuations == continuations
+    assert prompt.targets == tuple(c[1:] for c in continuations)
+
+
+def test_label_text_target_follows_the_wrapper(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, prompt__target="label_text", prompt__choice_format="[{{ label }}] {{ text }}")
+    assert prompt.continuations[1] == " [B] five"
+
+
+@pytest.mark.parametrize(("delimiter", "first"), [("", "A"), (" ", " A"), ("\n", "\nA")])
+def test_target_delimiter(plain: Setup, task: Task, delimiter: str, first: str) -> None:
+    prompt = render(plain, task, prompt__target_delimiter=delimiter)
+    assert prompt.context == DOC0
+    assert prompt.continuations[0] == first
+
+
+# ---------------------------------------------------------------------------------------------
+# Few-shot
+
+
+def _shot(i: int, target: str | None = None) -> str:
+    label = target if target is not None else "AB"[i % 2]
+    return f"Shot {i}?\nA. s{i}a\nB. s{i}b\nAnswer: {label}"
+
+
+def test_fewshot_first_n_exact_text(mmlu: Setup, task: Task) -> None:
+    prompt = render(mmlu, task, fewshot__k=2)
+    assert prompt.context == MMLU_DESCRIPTION + _shot(0) + "\n\n" + _shot(1) + "\n\n" + DOC0
+    assert prompt.continuations == (" A", " B", " C", " D")
+
+
+def test_fewshot_delimiters_are_used(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, fewshot__k=2, prompt__target_delimiter="=",
+                    prompt__fewshot_delimiter="\n###\n")
+    expected_shots = "".join(_shot(i).replace("Answer: ", "Answer:=") + "\n###\n" for i in range(2))
+    assert prompt.context == expected_shots + DOC0
+    assert prompt.continuations[0] == "=A"
+
+
+def test_fewshot_order_reversed(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, fewshot__k=3, fewshot__order="reversed")
+    assert prompt.context == "".join(_shot(i) + "\n\n" for i in (2, 1, 0)) + DOC0
+
+
+def test_fewshot_targets_follow_the_target_style(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, fewshot__k=1, prompt__target="label_text")
+    assert prompt.context.startswith("Shot 0?\nA. s0a\nB. s0b\nAnswer: A. s0a\n\n")
+
+
+def _shot_ids(setup: Setup, task: Task, doc: int) -> list[str]:
+    builder = PromptBuilder(setup, task)
+    return [d.question for d in builder.shots(task.docs[doc])]
+
+
+def test_random_sampler_is_deterministic_per_doc(plain: Setup, task: Task) -> None:
+    setup = plain.with_values({"fewshot.k": 3, "fewshot.sampler": "random"})
+    first = [_shot_ids(setup, task, d) for d in (0, 1)]
+    assert first == [_shot_ids(setup, task, d) for d in (0, 1)]
+    again = PromptBuilder(setup, task)  # the other doc first: a doc's shots do not depend on order
+    assert [d.question for d in again.shots(task.docs[1])] == first[1]
+    assert len(set(first[0])) == 3
+    assert first[0] != first[1]  # shots are drawn per doc
+    assert render(setup, task).context == render(setup, task).context
+
+
+def test_random_sampler_differs_across_seeds(plain: Setup, task: Task) -> None:
+    draws = {
+        tuple(_shot_ids(plain.with_values({"fewshot.k": 3, "fewshot.sampler": "random",
+                                           "fewshot.seed": seed}), task, 0))
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(draws) > 1
+
+
+def test_shuffled_order_is_a_seeded_permutation(plain: Setup, task: Task) -> None:
+    sampled = plain.with_values({"fewshot.k": 5})
+    shuffled = sampled.with_values({"fewshot.order": "shuffled"})
+    assert sorted(_shot_ids(shuffled, task, 0)) == sorted(_shot_ids(sampled, task, 0))
+    assert _shot_ids(shuffled, task, 0) == _shot_ids(shuffled, task, 0)
+    orders = {tuple(_shot_ids(shuffled.with_values({"fewshot.seed": s}), task, 0)) for s in range(4)}
+    assert len(orders) > 1
+
+
+def test_more_shots_than_the_pool_is_an_input_error(plain: Setup, task: Task) -> None:
+    with pytest.raises(InputError, match=r"fewshot.k = 9.*only 8"):
+        PromptBuilder(plain.with_values({"fewshot.k": 9}), task)
+
+
+# ---------------------------------------------------------------------------------------------
+# Description and chat templates
+
+
+def test_description_is_rendered_with_the_doc(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, doc=1, prompt__description="About {{ subject }}:\n")
+    assert prompt.context.startswith("About calendar:\nWhat day comes after Monday?")
+
+
+def test_description_and_system_prompt_without_chat(plain: Setup, task: Task) -> None:
+    prompt = render(plain, task, prompt__description="Desc.", chat__system_prompt="Sys.")
+    assert prompt.context == "Sys.\n\nDesc." + DOC0
+
+
+def test_chat_puts_description_in_system_and_shots_in_one_user_turn(plain: Setup, task: Task, chat: Any) -> None:
+    prompt = render(plain, task, chat=chat, chat__apply_template=True, fewshot__k=2,
+                    prompt__description="Desc.")
+    user = _shot(0) + "\n\n" + _shot(1) + "\n\n" + DOC0
+    assert prompt.context == (
+        f"<s><|system|>\nDesc.</s>\n<|user|>\n{user}</s>\n<|assistant|>\n"
+    )
+    assert prompt.continuations == ("A", "B", "C", "D")  # no target delimiter under chat
+
+
+def test_chat_system_prompt_comes_before_the_description(plain: Setup, task: Task, chat: Any) -> None:
+    prompt = render(plain, task, chat=chat, chat__apply_template=True, chat__system_prompt="Sys.",
+                    prompt__description="Desc.")
+    assert prompt.context == f"<s><|system|>\nSys.\n\nDesc.</s>\n<|user|>\n{DOC0}</s>\n<|assistant|>\n"
+
+
+def test_chat_multiturn_gives_user_assistant_pairs(plain: Setup, task: Task, chat: Any) -> None:
+    prompt = render(plain, task, chat=chat, chat__apply_template=True, fewshot__k=2,
+                    fewshot__multiturn=True, prompt__description="Desc.")
+    shot = [s.rsplit("\nAnswer: ", 1) for s in (_shot(0), _shot(1))]
+    assert prompt.context == (
+        "<s><|system|>\nDesc.</s>\n"
+        f"<|user|>\n{shot[0][0]}\nAnswer:</s>\n<|assistant|>\n{shot[0][1]}</s>\n"
+        f"<|user|>\n{shot[1][0]}\nAnswer:</s>\n<|assistant|>\n{shot[1][1]}</s>\n"
+        f"<|user|>\n{DOC0}</s>\n<|assistant|>\n"
+    )
+    roles = [m.role for m in prompt.messages]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+
+
+def test_chat_description_in_user_turn(plain: Setup, task: Task, chat: Any) -> None:
+    prompt = render(plain, task, chat=chat, chat__apply_template=True, chat__description_in="user",
+                    fewshot__k=1, prompt__description="Desc.\n\n")
+    assert prompt.context == f"<s><|user|>\nDesc.\n\n{_shot(0)}\n\n{DOC0}</s>\n<|assistant|>\n"
+    assert "<|system|>" not in prompt.context
+
+
+def test_chat_needs_a_template(plain: Setup, task: Task) -> None:
+    with pytest.raises(InputError, match="no chat template"):
+        PromptBuilder(plain.with_values({"chat.apply_template": True}), task, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Template errors and the sandbox
+
+
+def test_undefined_variable_names_the_key_and_the_doc(plain: Setup, task: Task) -> None:
+    setup = plain.with_values({"prompt.template": "{{ question }} {{ missing_field }}"})
+    with pytest.raises(InputError) as info:
+        PromptBuilder(setup, task).render(task.docs[1])
+    message = str(info.value)
+    assert "prompt.template" in message
+    assert "doc 1" in message and str(task.source) in message
+    assert "missing_field" in message
+
+
+def test_undefined_variable_in_the_description(plain: Setup, task: Task) -> None:
+    setup = plain.with_values({"prompt.description": "About {{ topic }}"})
+    with pytest.raises(InputError, match="prompt.description"):
+        PromptBuilder(setup, task).render(task.docs[0])
+
+
+def test_template_syntax_error_names_the_key(plain: Setup, task: Task) -> None:
+    setup = plain.with_values({"prompt.choice_format": "{{ label }. {{ text }}"})
+    with pytest.raises(InputError, match="prompt.choice_format is not a valid Jinja2 template"):
+        PromptBuilder(setup, task)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__ }}",
+        "{{ question.__class__.__mro__[1].__subclasses__() }}",
+        "{{ lipsum.__globals__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+    ],
+)
+def test_sandbox_blocks_introspection(plain: Setup, task: Task, template: str) -> None:
+    setup = plain.with_values({"prompt.template": template})
+    with pytest.raises(InputError, match="prompt.template failed to render"):
+        PromptBuilder(setup, task).render(task.docs[0])
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ doc.update({'question': 'hacked'}) }}",
+        "{{ doc.pop('question') }}",
+        "{{ choice_list.append('x') }}",
+        "{{ doc.clear() }}",
+    ],
+)
+def test_sandbox_blocks_mutation(plain: Setup, task: Task, template: str) -> None:
+    doc = task.docs[0]
+    before = dict(doc.data)
+    setup = plain.with_values({"prompt.template": template})
+    with pytest.raises(InputError):
+        PromptBuilder(setup, task).render(doc)
+    assert dict(doc.data) == before
+    assert render(plain, task).context == DOC0  # the doc still renders as before
+
+
+@pytest.mark.xfail(
+    reason="BUG: PromptBuilder._render catches only TemplateError/TypeError/ValueError/"
+    "AttributeError, so an arithmetic error in a user's template escapes as a traceback",
+    strict=True,
+)
+@pytest.mark.parametrize("template", ["{{ 1 // 0 }}", "{% for i in range(10**7) %}{% endfor %}"])
+def test_any_template_failure_is_an_input_error(plain: Setup, task: Task, template: str) -> None:
+    setup = plain.with_values({"prompt.template": template})
+    with pytest.raises(InputError, match="prompt.template failed to render"):
+        PromptBuilder(setup, task).render(task.docs[0])
