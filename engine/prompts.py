@@ -108,7 +108,7 @@ class PromptBuilder:
         values = {**doc.data, "doc": doc.data, "question": doc.question, **extra}
         try:
             return template.render(**values)
-        except (jinja2.TemplateError, TypeError, ValueError, AttributeError) as err:
+        except Exception as err:  # anything raised while rendering comes from the user's template
             raise InputError(
                 f"{self.setup.source or 'The setup'}: {key} failed to render for doc "
                 f"{doc.doc_id} of {self.task.source}: {err}. Template variables: question, "

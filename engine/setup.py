@@ -275,7 +275,8 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], P
         data, places = _load_merged(parent, chain + (path,))
     for section, values in raw.items():
         if section not in SECTIONS:
-            line = _section_line(text, section)
+            number = _section_line(text, section)
+            line = f", line {number}" if number else ""
             raise InputError(
                 f'{path}{line}: unknown section [{section}].{did_you_mean(section, list(SECTIONS))} '
                 f"A setup has the sections {', '.join(f'[{s}]' for s in SECTIONS)} and an optional "
@@ -291,15 +292,17 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], P
                 value = {**target.get("fields", {}), **value}
             target[key] = value
             line = line_of(text, section, key)
+            if line is None and section == "task" and key == "fields":
+                line = _section_line(text, "task.fields")
             places[(section, key)] = f"{path}, line {line}" if line else str(path)
     return data, places
 
 
-def _section_line(text: str, section: str) -> str:
+def _section_line(text: str, section: str) -> int | None:
     for number, line in enumerate(text.splitlines(), start=1):
         if re.match(rf"^\s*\[\s*{re.escape(section)}\s*\]", line):
-            return f", line {number}"
-    return ""
+            return number
+    return None
 
 
 def _resolve_task_path(value: str, base: Path) -> str:

@@ -53,8 +53,7 @@ class Task:
 
 def load_task(spec: TaskSpec, *, setup_source: str = "") -> Task:
     if spec.path:
-        path = Path(spec.path)
-        return _load_local(path, path.stat().st_mtime_ns if path.exists() else 0, spec.kind, spec.fields)
+        return _load_local(Path(spec.path), spec.kind, spec.fields)
     if spec.hf:
         return _load_hub(spec)
     where = setup_source or "the setup"
@@ -64,10 +63,7 @@ def load_task(spec: TaskSpec, *, setup_source: str = "") -> Task:
     )
 
 
-@functools.lru_cache(maxsize=32)
-def _load_local(
-    path: Path, mtime: int, kind_override: str, fields_override: tuple[tuple[str, str], ...]
-) -> Task:
+def _load_local(path: Path, kind_override: str, fields_override: tuple[tuple[str, str], ...]) -> Task:
     if not path.is_file():
         raise InputError(f"{path}: task file not found. task.path is relative to the setup file.")
     raw, _ = read_toml(path)
@@ -115,10 +111,20 @@ def _field_mapping(
 
 
 def _read_rows(path: Path, kind: str, mapping: dict[str, str]) -> tuple[Doc, ...]:
+    """Parsed once per file version: many variants of one task share its docs."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
         raise InputError(f"{path}: data file not found (named by the task file).") from None
+    return _parse_rows(path, stamp, kind, tuple(sorted(mapping.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_rows(
+    path: Path, stamp: int, kind: str, mapping_items: tuple[tuple[str, str], ...]
+) -> tuple[Doc, ...]:
+    mapping = dict(mapping_items)
+    lines = path.read_text(encoding="utf-8").splitlines()
     docs: list[Doc] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -168,11 +168,6 @@ def test_a_section_that_is_not_a_table(write_setup) -> None:
     assert "[prompt] must be a table" in _error(write_setup('prompt = "x"\n'))
 
 
-@pytest.mark.xfail(
-    reason="BUG: a misspelt name in [task.fields] is reported without its line "
-    "(line_of looks for `fields =` inside [task], not for keys under [task.fields])",
-    strict=True,
-)
 def test_unknown_task_field_names_its_line(write_setup) -> None:
     message = _error(write_setup('[task]\nlimit = 1\n\n[task.fields]\nquestoin = "q"\n'))
     assert 'Did you mean "question"?' in message

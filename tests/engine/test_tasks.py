@@ -244,11 +244,6 @@ def test_bundled_arith_task_loads_through_its_preset() -> None:
     assert task.subtasks
 
 
-@pytest.mark.xfail(
-    reason="BUG: load_task's lru_cache is keyed on the task TOML's mtime only, so an edited docs "
-    "file is not seen again in the same process (the TUI re-runs setups in one process)",
-    strict=True,
-)
 def test_an_edited_docs_file_is_read_again(mc_task: Path) -> None:
     assert len(_load(mc_task).docs) == 5
     docs = mc_task.parent / "mini.test.jsonl"
