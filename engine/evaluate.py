@@ -108,7 +108,7 @@ class Engine:
             self.progress.finish()
         return results
 
-    def plan(self, setup: Setup, limit: int = 0) -> tuple[Task, list[PlannedDoc]]:
+    def plan(self, setup: Setup, limit: int = 0, only: frozenset[int] | None = None) -> tuple[Task, list[PlannedDoc]]:
         task = load_task(setup.task, setup_source=setup.source)
         limit = limit or setup.task.limit
         if task.kind == "multiple_choice" and setup.scoring.method != "loglikelihood":
@@ -122,11 +122,13 @@ class Engine:
                 f'{setup.source or "The setup"}: the task {task.name} is a generate task; it needs '
                 f'scoring.method = "generate" and a generative metric such as exact_match.'
             )
-        return task, plan(setup, task, self.chat_renderer(setup), limit)
+        return task, plan(setup, task, self.chat_renderer(setup), limit, only)
 
-    def evaluate(self, setup: Setup, limit: int = 0) -> Evaluation:
+    def evaluate(self, setup: Setup, limit: int = 0, only: frozenset[int] | None = None) -> Evaluation:
+        """Score `setup` on the first `limit` docs (0: the setup's task.limit, else all), or on
+        the docs in `only` among them."""
         began = time.perf_counter()
-        task, planned = self.plan(setup, limit)
+        task, planned = self.plan(setup, limit, only)
         requests = [r for p in planned for r in p.requests]
         results = self.run(requests, setup.loading, label=f"{task.name}: {len(planned)} docs")
         scores = [score_doc(setup.scoring, p, [results[r.key()] for r in p.requests]) for p in planned]

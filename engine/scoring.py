@@ -34,10 +34,14 @@ class PlannedDoc:
     requests: tuple[Request, ...]          # choices first, then unconditional ones (mutual info)
 
 
-def plan(setup: Setup, task: Task, chat: ChatRenderer | None, limit: int = 0) -> list[PlannedDoc]:
-    """Render every doc (up to `limit`) and list the requests it needs."""
+def plan(
+    setup: Setup, task: Task, chat: ChatRenderer | None, limit: int = 0, only: frozenset[int] | None = None
+) -> list[PlannedDoc]:
+    """Render every doc (up to `limit`, or those in `only`) and list the requests it needs."""
     builder = PromptBuilder(setup, task, chat)
     docs = task.docs[:limit] if limit else task.docs
+    if only is not None:
+        docs = tuple(d for d in docs if d.doc_id in only)
     bos = setup.loading.add_bos_token
     planned = []
     for doc in docs:

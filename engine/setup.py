@@ -442,3 +442,22 @@ def _check_consistency(setup: Setup, places: Places, origin: str) -> None:
             f'"{metric_kind(setup.scoring.metric)}", but the setup says "{setup.scoring.method}".'
         )
 
+
+
+NOT_CODEBASES = ("tasks", "demo", "samples")
+
+
+def presets_for(kind: str) -> tuple[str, ...]:
+    """Codebase presets (profiles/<codebase>/<name>.toml, not `base`) that score a task `kind`."""
+    method = "loglikelihood" if kind == "multiple_choice" else "generate"
+    names = []
+    for path in sorted(PROFILES_DIR.glob("*/*.toml")):
+        if path.parent.name in NOT_CODEBASES or path.stem == "base":
+            continue
+        name = f"{path.parent.name}/{path.stem}"
+        try:
+            if load_setup(name).scoring.method == method:
+                names.append(name)
+        except InputError:
+            continue   # a broken preset is reported when named, not here
+    return tuple(names)

@@ -1,7 +1,8 @@
 """The `scoregap` command line.
 
     scoregap eval SETUP.toml --model M [--limit N] [--out DIR]
-    scoregap demo [NAME] [--list]
+    scoregap diagnose SESSION.toml [--checks a,b] [--limit N] [--report DIR]
+    scoregap demo [NAME] [--list] [--reveal]
 
 Bad input of any kind (a setup, a task, a model path) is one paragraph on stderr and exit code 2;
 `--debug` shows the traceback instead. Heavy imports (torch, transformers) happen inside the
@@ -53,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(ev)
 
+    dg = sub.add_parser(
+        "diagnose", help="find out why your score differs from the reported one (headless)",
+        description="Run the checklist on a session: ablations per check, paired statistics, ranked "
+                    "causes, reconciliation; writes report.md, report.html and report.json.",
+        epilog=EPILOG,
+    )
+    dg.add_argument("session", metavar="SESSION", help="a session TOML file")
+    dg.add_argument("--checks", default="", metavar="A,B",
+                    help="only these checks, comma-separated (default: the session's, else all nine)")
+    dg.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="docs per variant (default: the session's diagnosis.limit; 0 = all)")
+    dg.add_argument("--report", type=Path, default=Path("scoregap-report"), metavar="DIR",
+                    help="where to write report.md, report.html, report.json (default: ./scoregap-report)")
+    dg.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_common(dg)
+
     demo = sub.add_parser(
         "demo", help="run scoregap on the bundled tiny model",
         description="Run scoregap on its embedded default: a tiny model built locally and a bundled task.",
@@ -60,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("name", nargs="?", default=None, help="the demo to run (default: the first)")
     demo.add_argument("--list", action="store_true", help="list the demos")
+    demo.add_argument("--reveal", action="store_true", help="with --list: show each scenario's planted causes")
+    demo.add_argument("--headless", action="store_true", help="run the diagnosis without the terminal app")
+    demo.add_argument("--report", type=Path, default=None, metavar="DIR", help="where to write the reports")
     _add_common(demo)
     return parser
 
@@ -77,7 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    commands: dict[str, Callable[[argparse.Namespace], int]] = {"eval": cmd_eval, "demo": cmd_demo}
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "eval": cmd_eval, "diagnose": cmd_diagnose, "demo": cmd_demo,
+    }
     from scoregap.engine.errors import InputError
     from scoregap.engine.progress import Cancelled
 
@@ -131,10 +153,62 @@ def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None
     return 0
 
 
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from scoregap.engine.errors import InputError
+    from scoregap.engine.session import load_session
+
+    if args.limit is not None and args.limit < 0:
+        raise InputError("--limit must be 0 (all docs) or a positive number of docs per variant.")
+    session = load_session(args.session)
+    if args.checks:
+        from dataclasses import replace
+
+        from scoregap.engine.checks_api import CHECK_IDS
+        from scoregap.engine.errors import did_you_mean
+
+        wanted = tuple(c.strip() for c in args.checks.split(",") if c.strip())
+        for c in wanted:
+            if c not in CHECK_IDS:
+                raise InputError(f'--checks names "{c}", which is not a check.{did_you_mean(c, CHECK_IDS)} '
+                                 f"Checks: {', '.join(CHECK_IDS)}.")
+        session = replace(session, checks=tuple(c for c in CHECK_IDS if c in wanted))
+    limit = session.limit if args.limit is None else args.limit
+    return run_diagnosis(session, limit, args.report, _cache(args), args.quiet)
+
+
+def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool) -> int:  # noqa: ANN001
+    from scoregap.checks import CHECKS
+    from scoregap.engine.diagnosis import Diagnosis
+    from scoregap.engine.evaluate import Engine
+    from scoregap.engine.model import resolve_model
+    from scoregap.engine.reports import markdown, report_model, write_reports
+    from scoregap.tui.console import StderrProgress
+
+    model = resolve_model(session.model, session.revision, cache)
+    engine = Engine(model, cache, None if quiet else StderrProgress())
+    d = Diagnosis(session, engine, CHECKS, limit)
+    print(f"measuring your setup on {model.name} ...", file=sys.stderr)
+    d.measure()
+
+    def show(result) -> None:  # noqa: ANN001
+        best = result.best
+        effect = f"best: {best.variant.name} ({100 * best.delta:+.1f} points)" if best else result.message[:80]
+        print(f"  {result.check:14} {result.status:8} {result.calls:6} calls  {effect}", file=sys.stderr)
+
+    d.run_checks(show)
+    d.conclude()
+    m = report_model(d)
+    paths = write_reports(m, report_dir)
+    text = markdown(m)
+    print(text.split("## Checks")[0].rstrip())
+    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from scoregap.tui.demo import run_demo
 
-    return run_demo(args.name, list_only=args.list, cache=_cache(args))
+    return run_demo(args, cache=_cache(args))
 
 
 if __name__ == "__main__":

@@ -1,56 +1,54 @@
-"""`scoregap demo`: scoregap on its embedded default, with no network and no GPU.
+"""`scoregap demo`: a real diagnosis on the bundled demo world, with no network and no GPU.
 
-Until the trained demo world exists, the demo builds a tiny random Llama model locally (seconds,
-cached beside the results) and evaluates it on the bundled sample tasks, so a fresh machine sees
-the whole pipeline — setup, prompts, model calls, cache, scores — run for real.
+The demo world (scripts/demo_world.py) is a small Llama trained on invented census facts, two
+tasks about them, and scenarios: sessions whose "your setup" departs from the model card's setup
+in planted ways. `scoregap demo --list` shows them (the planted causes only with `--reveal`);
+`scoregap demo NAME` diagnoses one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import argparse
+import sys
 from pathlib import Path
 
 from scoregap.engine.cache import Cache
 from scoregap.engine.errors import InputError, did_you_mean
+from scoregap.engine.setup import PROFILES_DIR, read_toml
+
+SESSIONS = PROFILES_DIR / "demo" / "sessions"
 
 
-@dataclass(frozen=True)
-class Demo:
-    name: str
-    setup: str
-    story: str
-    limit: int
+def scenarios() -> list[tuple[str, Path]]:
+    raw, _ = read_toml(SESSIONS / "index.toml")
+    return [(name, SESSIONS / f"{name}.toml") for name in raw["order"]]
 
 
-DEMOS = (
-    Demo("arith", "samples/arith", "multiple-choice arithmetic in lm-eval's MMLU layout, 0-shot", 60),
-    Demo("facts", "samples/facts", "short answers, generated greedily and scored by exact match", 20),
-)
+def run_demo(args: argparse.Namespace, *, cache: Cache) -> int:
+    from scoregap.engine.session import load_session
 
-
-def tiny_model_dir(cache: Cache) -> Path:
-    from scoregap.engine.tinymodel import save_tiny_model
-
-    directory = cache.directory / "models" / "tiny-llama-h64-l2-s0"
-    if not (directory / "config.json").is_file():
-        print(f"building the tiny demo model in {directory} ...")
-        save_tiny_model(directory)
-    return directory
-
-
-def run_demo(name: str | None, *, list_only: bool, cache: Cache) -> int:
-    if list_only:
-        for demo in DEMOS:
-            print(f"{demo.name:8} {demo.story}")
+    available = scenarios()
+    if args.list:
+        for name, path in available:
+            session = load_session(path)
+            causes = f"   [planted: {', '.join(session.truth) or 'none, noise only'}]" if args.reveal else ""
+            print(f"{name:18} {session.story}{causes}")
         return 0
-    chosen = DEMOS[0] if name is None else next((d for d in DEMOS if d.name == name), None)
-    if chosen is None:
-        names = [d.name for d in DEMOS]
-        raise InputError(f'There is no demo "{name}".{did_you_mean(name or "", names)} Demos: {", ".join(names)}.')
-    from scoregap.engine.setup import load_setup
-    from scoregap.tui.cli import run_eval
+    names = [n for n, _ in available]
+    name = args.name or names[0]
+    if name not in names:
+        raise InputError(f'There is no demo "{name}".{did_you_mean(name, names)} Demos: {", ".join(names)}.')
+    session = load_session(dict(available)[name])
+    if not args.headless and sys.stdin.isatty() and sys.stdout.isatty():
+        try:
+            from scoregap.tui.app import run_app
+        except ImportError:
+            pass
+        else:
+            return run_app(session=session, cache=cache)
+    from scoregap.tui.cli import run_diagnosis
 
-    model = tiny_model_dir(cache)
-    setup = load_setup(chosen.setup)
-    print(f"demo {chosen.name}: {chosen.story}\nsetup {setup.source}\nmodel {model} (random weights: scores are near chance)")
-    return run_eval(setup, str(model), "", chosen.limit, cache.directory / "demo-out" / chosen.name, cache, False)
+    print(f"demo {name}: {session.story}\nreported {100 * session.reported_score:.2f} "
+          f"({session.reported_source}); model {session.model}\n", file=sys.stderr)
+    report = args.report or cache.directory / "demo-reports" / name
+    return run_diagnosis(session, session.limit, report, cache, quiet=False)
