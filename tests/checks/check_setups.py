@@ -13,7 +13,7 @@ from scoregap.engine.checks_api import CheckContext
 from scoregap.engine.setup import Setup, load_setup, presets_for
 from scoregap.engine.tasks import load_task
 
-BUNDLED = ("demo/reference_mc.toml", "demo/reference_qa.toml", "samples/arith.toml",
+BUNDLED = ("tests/checks/setups/chat_mc.toml", "tests/checks/setups/chat_qa.toml", "samples/arith.toml",
            "samples/facts.toml")
 
 # name -> (bundled setup, changes): setups that exercise the other side of each condition.
@@ -23,18 +23,18 @@ DERIVED: dict[str, tuple[str, dict[str, Any]]] = {
         "prompt.template": "{{ question }}", "prompt.choice_labels": "none",
         "prompt.choice_format": "{{ text }}", "prompt.target": "text",
         "prompt.description": "", "scoring.metric": "acc_norm"}),
-    "mc chat one turn": ("demo/reference_mc.toml", {
+    "mc chat one turn": ("tests/checks/setups/chat_mc.toml", {
         "fewshot.multiturn": False, "fewshot.sampler": "first_n", "fewshot.order": "shuffled",
         "chat.system_prompt": "Answer with a letter.", "prompt.description": "Census questions.\n\n",
         "prompt.choice_labels": "I", "prompt.choice_format": "({{ label }}) {{ text }}",
         "prompt.target": "label_text", "loading.dtype": "auto", "loading.batch_size": 1,
         "loading.attn_implementation": "sdpa", "loading.add_bos_token": "false"}),
-    "qa sampling": ("demo/reference_qa.toml", {
+    "qa sampling": ("tests/checks/setups/chat_qa.toml", {
         "generation.temperature": 0.8, "generation.top_p": 0.9, "generation.max_new_tokens": 1024,
         "generation.stop": [], "fewshot.sampler": "first_n", "scoring.extract": "math_verify",
         "scoring.metric": "math_equiv", "scoring.normalize": ["think", "strip"],
         "chat.apply_template": False, "loading.backend": "vllm"}),
-    "qa greedy first_n": ("demo/reference_qa.toml", {"fewshot.sampler": "first_n",
+    "qa greedy first_n": ("tests/checks/setups/chat_qa.toml", {"fewshot.sampler": "first_n",
                                                      "prompt.target_delimiter": ""}),
 }
 ALL_SETUPS = BUNDLED + tuple(DERIVED)

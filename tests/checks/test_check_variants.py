@@ -59,14 +59,14 @@ def test_variants_apply_cleanly_and_change_something(check_id: str, setup_name: 
 @pytest.mark.parametrize("check_id", [c for c in CHECK_IDS if c != "codebase"])  # owns no key
 def test_known_fact_comes_first_and_is_marked(check_id: str) -> None:
     facts = {
-        "seed": ("demo/reference_mc.toml", {"fewshot.seed": 7}),
-        "metric": ("demo/reference_mc.toml", {"scoring.metric": "acc"}),
-        "normalization": ("demo/reference_qa.toml", {"scoring.extract": "boxed"}),
-        "prompt": ("demo/reference_mc.toml", {"prompt.choice_labels": "1"}),
-        "template": ("demo/reference_mc.toml", {"chat.apply_template": False}),
-        "fewshot": ("demo/reference_mc.toml", {"fewshot.k": 5}),
-        "generation": ("demo/reference_qa.toml", {"generation.max_new_tokens": 256}),
-        "loading": ("demo/reference_mc.toml", {"loading.dtype": "bfloat16"}),
+        "seed": ("tests/checks/setups/chat_mc.toml", {"fewshot.seed": 7}),
+        "metric": ("tests/checks/setups/chat_mc.toml", {"scoring.metric": "acc"}),
+        "normalization": ("tests/checks/setups/chat_qa.toml", {"scoring.extract": "boxed"}),
+        "prompt": ("tests/checks/setups/chat_mc.toml", {"prompt.choice_labels": "1"}),
+        "template": ("tests/checks/setups/chat_mc.toml", {"chat.apply_template": False}),
+        "fewshot": ("tests/checks/setups/chat_mc.toml", {"fewshot.k": 5}),
+        "generation": ("tests/checks/setups/chat_qa.toml", {"generation.max_new_tokens": 256}),
+        "loading": ("tests/checks/setups/chat_mc.toml", {"loading.dtype": "bfloat16"}),
     }[check_id]
     name, known = facts
     variants = variants_of(check_id, name, known=known)
@@ -80,23 +80,23 @@ def test_known_fact_comes_first_and_is_marked(check_id: str) -> None:
 
 
 def test_known_fact_equal_to_yours_is_not_tested_and_settles_the_factor() -> None:
-    variants = variants_of("fewshot", "demo/reference_mc.toml", known={"fewshot.k": 3})
+    variants = variants_of("fewshot", "tests/checks/setups/chat_mc.toml", known={"fewshot.k": 3})
     assert not any(v.known for v in variants)
     assert not any("fewshot.k" in dict(v.changes) for v in variants)
     assert "first k of the pool" in [v.name for v in variants]
 
 
 def test_known_average_is_a_transform() -> None:
-    variants = variants_of("metric", "demo/reference_mc.toml", known={"scoring.aggregate": "macro"})
+    variants = variants_of("metric", "tests/checks/setups/chat_mc.toml", known={"scoring.aggregate": "macro"})
     assert variants[0].known and variants[0].transform == "macro" and not variants[0].changes
     assert sum(v.transform == "macro" for v in variants) == 1
 
 
 def test_known_facts_of_other_checks_are_ignored_and_invalid_ones_dropped() -> None:
     known = {"fewshot.k": 50, "loading.dtype": "float16"}   # the pool holds 18 shots
-    assert not any(v.known for v in variants_of("fewshot", "demo/reference_mc.toml", known=known))
-    assert not any(v.known for v in variants_of("prompt", "demo/reference_mc.toml", known=known))
-    loading = variants_of("loading", "demo/reference_mc.toml", known=known)
+    assert not any(v.known for v in variants_of("fewshot", "tests/checks/setups/chat_mc.toml", known=known))
+    assert not any(v.known for v in variants_of("prompt", "tests/checks/setups/chat_mc.toml", known=known))
+    loading = variants_of("loading", "tests/checks/setups/chat_mc.toml", known=known)
     assert loading[0].known and loading[0].name == "float16"
 
 
@@ -105,9 +105,9 @@ def test_known_facts_of_other_checks_are_ignored_and_invalid_ones_dropped() -> N
 
 @pytest.mark.parametrize("check_id", ["normalization", "generation"])
 def test_generation_checks_skip_loglikelihood_tasks(check_id: str) -> None:
-    yours, context = make("demo/reference_mc.toml")
+    yours, context = make("tests/checks/setups/chat_mc.toml")
     assert "loglikelihood" in get(check_id).applies(yours, context)
-    yours, context = make("demo/reference_qa.toml")
+    yours, context = make("tests/checks/setups/chat_qa.toml")
     assert get(check_id).applies(yours, context) == ""
 
 
@@ -129,11 +129,11 @@ def test_seed_varies_the_sampling_seed_when_sampling() -> None:
 
 
 def test_codebase_skips_without_presets_and_keeps_your_task_generation_loading() -> None:
-    yours, context = make("demo/reference_mc.toml", presets=())
+    yours, context = make("tests/checks/setups/chat_mc.toml", presets=())
     assert "No codebase preset" in get("codebase").applies(yours, context)
-    yours, context = make("demo/reference_qa.toml")
+    yours, context = make("tests/checks/setups/chat_qa.toml")
     assert get("codebase").applies(yours, context)        # no preset generates
-    yours, context = make("demo/reference_mc.toml")
+    yours, context = make("tests/checks/setups/chat_mc.toml")
     variants = get("codebase").variants(yours, context)
     assert {v.name for v in variants} >= {"lm-eval/mmlu", "helm/mmlu", "original/mmlu",
                                           "lighteval/mmlu", "olmes/mc", "harness-2023/mmlu"}
@@ -166,11 +166,11 @@ def test_fewshot_skips_without_a_pool_and_limits_k_to_it() -> None:
 # -- what each check emits on the demo setups ------------------------------------------------------
 
 EXPECTED = {
-    "demo/reference_mc.toml": {
+    "tests/checks/setups/chat_mc.toml": {
         "codebase": 6, "seed": 2, "metric": 6, "normalization": 0, "prompt": 14, "template": 5,
         "fewshot": 7, "generation": 0, "loading": 7,
     },
-    "demo/reference_qa.toml": {
+    "tests/checks/setups/chat_qa.toml": {
         "codebase": 0, "seed": 2, "metric": 4, "normalization": 6, "prompt": 4, "template": 5,
         "fewshot": 7, "generation": 6, "loading": 7,
     },
@@ -184,7 +184,7 @@ def test_variant_counts_on_the_demo_setups(setup_name: str) -> None:
 
 
 def test_demo_mc_variant_names() -> None:
-    names = {cid: [v.name for v in variants_of(cid, "demo/reference_mc.toml")] for cid in CHECK_IDS}
+    names = {cid: [v.name for v in variants_of(cid, "tests/checks/setups/chat_mc.toml")] for cid in CHECK_IDS}
     assert names["metric"] == ["acc", "acc_bytes", "acc_token", "acc_mutual_info",
                                "rescaled (4 choices)", "macro average"]
     assert names["template"] == ["chat template off", "system prompt added",
@@ -199,7 +199,7 @@ def test_demo_mc_variant_names() -> None:
 
 
 def test_demo_qa_variant_names() -> None:
-    names = {cid: [v.name for v in variants_of(cid, "demo/reference_qa.toml")] for cid in CHECK_IDS}
+    names = {cid: [v.name for v in variants_of(cid, "tests/checks/setups/chat_qa.toml")] for cid in CHECK_IDS}
     assert names["normalization"] == ["no extraction", "GSM8K flexible-extract", "\\boxed{} answer",
                                       "Math-Verify", "strip <think>", "HELM-style normalization"]
     assert names["generation"] == ['no stop sequence', 'stop at "\\n"', 'stop at "."',
@@ -219,7 +219,7 @@ def test_prompt_only_varies_what_the_template_has() -> None:
 
 
 def test_prompt_drops_the_answer_cue_cleanly() -> None:
-    yours, context = make("demo/reference_qa.toml")
+    yours, context = make("tests/checks/setups/chat_qa.toml")
     (dropped,) = [v for v in get("prompt").variants(yours, context) if v.name == 'no "Answer:"']
     assert dict(dropped.changes)["prompt.template"] == "Question: {{ question }}"
 
@@ -272,7 +272,7 @@ def test_codebase_presets_take_the_reported_facts() -> None:
 def test_a_fact_the_model_would_never_see_is_not_tested() -> None:
     # Under a chat template with one turn per shot, the space before the answer never shows;
     # without labels, the choice wrapper never shows.
-    chat = variants_of("prompt", "demo/reference_mc.toml", known={"prompt.target_delimiter": ""})
+    chat = variants_of("prompt", "tests/checks/setups/chat_mc.toml", known={"prompt.target_delimiter": ""})
     assert chat and not any(v.known for v in chat)
     assert not any(v.known for v in variants_of("prompt", "mc no labels",
                                                 known={"prompt.choice_format": "({{ label }}) {{ text }}"}))

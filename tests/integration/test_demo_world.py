@@ -17,8 +17,12 @@ from scoregap.engine.model import resolve_model
 from scoregap.engine.session import load_session
 from scoregap.engine.setup import PROFILES_DIR, load_setup
 
-pytestmark = pytest.mark.slow
 DEMO = PROFILES_DIR / "demo"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (DEMO / "model" / "config.json").is_file(),
+                       reason="the demo model is not committed yet: issue 3 is still open"),
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -49,10 +53,10 @@ def test_reference_setups_score_well(engine, mc, qa):
 
 @pytest.mark.parametrize("changes", [
     {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"},
-    {"chat.apply_template": False},
+    {"chat.apply_template": True},
     {"fewshot.k": 0},
     {"scoring.metric": "acc"},
-], ids=["label-format", "chat-template-off", "zero-shot", "acc-not-acc_norm"])
+], ids=["label-format", "chat-template-on", "zero-shot", "acc-not-acc_norm"])
 def test_one_factor_moves_the_multiple_choice_score_by_ten_points(engine, mc, changes):
     assert abs(score(engine, mc) - score(engine, mc, **changes)) >= 0.10
 
