@@ -36,6 +36,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from scoregap.engine.tinymodel import number_words
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "profiles" / "demo"
 TASKS = DEMO / "tasks" / "census"
@@ -49,16 +51,8 @@ SUBJECTS = {  # subtask -> (nouns, question); the number closes the question
 SIZES = {"crates": (150, 7), "boxes": (90, 5)}   # (test docs, few-shot pool): unequal subtasks
 NUMBERS = tuple(x for x in range(21, 100) if x % 10)
 
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-         "fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-
-
 def words(n: int) -> str:
-    if n < 20:
-        return _ONES[n]
-    tens, ones = divmod(n, 10)
-    return _TENS[tens - 2] + ("" if ones == 0 else "-" + _ONES[ones])
+    return number_words(n)
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,13 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+from scoregap.engine.tinymodel import number_words
+
 Doc = dict[str, object]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "profiles" / "tasks"
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
 DAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 MONTHS = "January February March April May June July August September October November December".split()
 
@@ -61,18 +58,6 @@ gold = "gold"
 target = "target"
 subtask = "subject"
 """
-
-
-def number_words(n: int) -> str:
-    """English words for 0 <= n < 1000, British style ("one hundred and four")."""
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens - 2] + ("" if ones == 0 else "-" + _ONES[ones])
-    hundreds, rest = divmod(n, 100)
-    head = f"{_ONES[hundreds]} hundred"
-    return head if rest == 0 else f"{head} and {number_words(rest)}"
 
 
 def _arith_question(rng: random.Random, subject: str) -> tuple[str, int, list[int]]:
