@@ -139,10 +139,10 @@ class Scenario:
 
 
 SCENARIOS = (
-    Scenario("labels", "Your prompt numbers the choices 1) 2) 3) where the model card letters them A. B. C.",
-             "mc", {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"}, ("prompt",)),
     Scenario("chat-template", "You wrapped the prompt in the chat template; the card's number is without it.",
              "mc", {"chat.apply_template": True}, ("template",), known={"chat.apply_template": False}),
+    Scenario("labels", "Your prompt numbers the choices 1) 2) 3) where the model card letters them A. B. C.",
+             "mc", {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"}, ("prompt",)),
     Scenario("zero-shot", "You ran 0-shot; the card's number is 3-shot.",
              "mc", {"fewshot.k": 0}, ("fewshot",)),
     Scenario("strict-match", "You extracted answers with GSM8K's strict '#### N' pattern.",
