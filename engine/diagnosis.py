@@ -19,7 +19,6 @@ a re-run or a resumed session recomputes nothing.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -324,7 +323,3 @@ def _transform(name: str, ev: Evaluation) -> list[float]:
     if name == "percent":
         return [v * 100.0 for v in scores]
     raise ValueError(name)
-
-
-def finite(x: float) -> float | None:
-    return x if math.isfinite(x) else None

@@ -26,10 +26,6 @@ from typing import Any
 from scoregap.engine.errors import InputError
 
 
-def bos_id(tokenizer: Any) -> int | None:
-    return tokenizer.bos_token_id
-
-
 def prefix_token_id(tokenizer: Any) -> int:
     token = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     if token is None:
