@@ -1,8 +1,10 @@
 """The `scoregap` command line.
 
+    scoregap                                  the terminal app (start screen)
+    scoregap app [SESSION.toml] [--limit N]   the terminal app, on a session's checklist
     scoregap eval SETUP.toml --model M [--limit N] [--out DIR]
     scoregap diagnose SESSION.toml [--checks a,b] [--limit N] [--report DIR]
-    scoregap demo [NAME] [--list] [--reveal]
+    scoregap demo [NAME] [--list] [--reveal] [--headless]
 
 Bad input of any kind (a setup, a task, a model path) is one paragraph on stderr and exit code 2;
 `--debug` shows the traceback instead. Heavy imports (torch, transformers) happen inside the
@@ -70,12 +72,23 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_common(dg)
 
+    app = sub.add_parser(
+        "app", help="the terminal app (what `scoregap` alone opens)",
+        description="Open the terminal app: the start screen, or the checklist of SESSION.",
+        epilog=EPILOG,
+    )
+    app.add_argument("session", metavar="SESSION", nargs="?", default=None, help="a session TOML file to open")
+    app.add_argument("--limit", type=int, default=None, metavar="N",
+                     help="docs per variant (default: the session's diagnosis.limit; 0 = all)")
+    _add_common(app)
+
     demo = sub.add_parser(
         "demo", help="run scoregap on the bundled tiny model",
         description="Run scoregap on its embedded default: a tiny model built locally and a bundled task.",
         epilog=EPILOG,
     )
-    demo.add_argument("name", nargs="?", default=None, help="the demo to run (default: the first)")
+    demo.add_argument("name", nargs="?", default=None,
+                      help="the demo to open in the terminal app (default: the first)")
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--reveal", action="store_true", help="with --list: show each scenario's planted causes")
     demo.add_argument("--headless", action="store_true", help="run the diagnosis without the terminal app")
@@ -95,10 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):   # no terminal to draw the app in
+            parser.print_help()
+            return 0
+        args = parser.parse_args(["app"])
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
-        "eval": cmd_eval, "diagnose": cmd_diagnose, "demo": cmd_demo,
+        "eval": cmd_eval, "diagnose": cmd_diagnose, "demo": cmd_demo, "app": cmd_app,
     }
     from scoregap.engine.errors import InputError
     from scoregap.engine.progress import Cancelled
@@ -203,6 +218,25 @@ def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool) -> 
     print(text.split("## Checks")[0].rstrip())
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0
+
+
+def run_app(session: Path | None, limit: int | None, cache_dir: str | None) -> int:
+    """The terminal app, until the user quits."""
+    from scoregap.tui.app import make_app
+
+    make_app(session, cache_dir=cache_dir, limit=limit).run()
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from scoregap.engine.errors import InputError
+
+    if args.limit is not None and args.limit < 0:
+        raise InputError("--limit must be 0 (all docs) or a positive number of docs per variant.")
+    if args.session is not None and not Path(args.session).is_file():
+        raise InputError(f"{args.session}: file not found. Give a session TOML file, or no argument for "
+                         f"the start screen.")
+    return run_app(Path(args.session) if args.session else None, args.limit, args.cache_dir)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

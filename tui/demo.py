@@ -3,7 +3,7 @@
 Two kinds of demo, listed together by `scoregap demo --list`:
 - scenarios of the demo world (scripts/demo_world.py): a small Llama trained on bundled tasks and
   sessions whose "your setup" departs from the model card's setup in planted ways; `scoregap demo
-  NAME` diagnoses one. They appear once the trained model and the sessions are in
+  NAME` opens the terminal app on one, `scoregap demo --headless NAME` diagnoses it without the app. They appear once the trained model and the sessions are in
   profiles/demo/ (the demo world is still being tuned: see scripts/demo_world.py);
 - sample evaluations: a tiny random Llama built locally in seconds (cached beside the results)
   evaluated on a bundled sample task, so a fresh machine sees the whole pipeline — setup,
@@ -74,6 +74,10 @@ def run_demo(args: argparse.Namespace, *, cache: Cache) -> int:
     name = args.name or names[0]
     if name not in names:
         raise InputError(f'There is no demo "{name}".{did_you_mean(name, names)} Demos: {", ".join(names)}.')
+    if name in dict(worlds) and not args.headless:
+        from scoregap.tui.cli import run_app
+
+        return run_app(dict(worlds)[name], None, args.cache_dir)
     if name in dict(worlds):
         from scoregap.tui.cli import run_diagnosis
 

@@ -1,0 +1,442 @@
+"""The scoregap terminal app: from "my score is off" to a saved report.
+
+`make_app(...)` builds it for the command line and the tests alike. The app owns the one open
+session (`SessionRun`) and the thread workers that touch the engine:
+
+- `drive` (group "engine", exclusive): measures your setup if needed, then drains the session's
+  queue of checks (and the conclusion) in order. It reports through messages only
+  (scoregap.tui.diagnosis_run) and stops between batches when `c` sets the cancel flag.
+- `render_prompts` (group "prompt", exclusive): the two prompts of the selected check, with its
+  own tokenizer, so browsing never waits for the engine.
+
+After every finished check the session's progress goes to the state file (scoregap.tui.state): a
+dropped connection loses nothing, and opening the session again re-runs the finished checks from
+the cache (zero model calls). Animations are off: the app is meant for SSH.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.worker import Worker, WorkerState
+
+from scoregap.engine.cache import Cache
+from scoregap.engine.checks_api import CHECK_IDS, CheckResult
+from scoregap.engine.errors import InputError
+from scoregap.engine.progress import Cancelled
+from scoregap.tui.diagnosis_run import (
+    CONCLUDE,
+    AppProgress,
+    CheckFinished,
+    CheckStarted,
+    Concluded,
+    LiveDiagnosis,
+    Measured,
+    ProgressUpdate,
+    RunCancelled,
+    RunIdle,
+    SessionRun,
+    Summary,
+    VariantDone,
+    WorkFailed,
+)
+from scoregap.tui.screens.checklist import ChecklistScreen
+from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
+from scoregap.tui.screens.error import ErrorScreen
+from scoregap.tui.screens.ranking import RankingScreen
+from scoregap.tui.screens.save_report import SaveReportScreen, SaveRequest, write_report_files
+from scoregap.tui.screens.start import StartScreen
+from scoregap.tui.screens.wizard import WizardScreen, parse_value
+from scoregap.tui.state import FILE_NAME, RecentSessions
+from scoregap.tui.widgets.prompt_diff import PromptPair
+
+
+@dataclass
+class PromptReady(Message):
+    check: str
+    pair: PromptPair
+
+
+def readable(err: BaseException) -> str:
+    """An exception as a paragraph for the user."""
+    if isinstance(err, InputError):
+        return str(err)
+    text = f"{type(err).__name__}: {err}"
+    if "out of memory" in str(err).lower() or type(err).__name__ == "OutOfMemoryError":
+        text += ("\n\nThe model ran out of memory. Lower loading.batch_size in your setup (or use "
+                 '"auto"), or a smaller dtype; finished batches are cached.')
+    return text
+
+
+def demo_scenarios() -> list[tuple[str, Path, str]]:
+    """(name, session file, story) of the bundled demo scenarios, in their intended order."""
+    from scoregap.engine.setup import read_toml
+    from scoregap.tui.demo import scenarios
+
+    out = []
+    for name, path in scenarios():
+        try:
+            raw, _ = read_toml(path)
+            out.append((name, path, str(raw.get("truth", {}).get("story", ""))))
+        except InputError:
+            continue
+    return out
+
+
+class ScoregapApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "scoregap"
+    BINDINGS = [Binding("q", "quit", "Quit"), Binding("f1", "help", "Help", show=False)]
+
+    def __init__(self, *, cache_dir: Path | str | None = None, session_path: Path | None = None,
+                 limit: int | None = None, autostart: bool = True, report_dir: Path | None = None) -> None:
+        super().__init__()
+        self.animation_level = "none"
+        self.cache = Cache(cache_dir)
+        self.recent = RecentSessions(self.cache.directory / FILE_NAME)
+        self.initial_session = session_path
+        self.limit_override = limit
+        self.autostart = autostart
+        self.report_dir = report_dir
+        self.session_run: SessionRun | None = None
+        self.checklist: ChecklistScreen | None = None
+        self.ranking: RankingScreen | None = None
+        self.report: dict[str, Any] | None = None
+        self.edits: dict[str, Any] = {}
+        self._driving = False
+        self._tokenizers: dict[str, Any] = {}
+
+    def on_mount(self) -> None:
+        self.push_screen(StartScreen(self.recent.load(), demo_scenarios()))
+        if self.initial_session is not None:
+            self.open_session(self.initial_session)
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def open_session(self, path: Path) -> None:
+        from scoregap.engine.session import load_session
+
+        try:
+            session = load_session(path)
+        except InputError as err:
+            self.push_screen(ErrorScreen("This session cannot be opened", str(err)))
+            return
+        record = self.recent.get(path)
+        self.edits = dict(record.known) if record else {}
+        if self.edits:
+            known = {k: v for k, v in {**session.known, **self.edits}.items() if v is not None}
+            session = replace(session, known=known)
+        limit = self.limit_override if self.limit_override is not None else session.limit
+        self.session_run = SessionRun(session, limit)
+        self.report = None
+        self.checklist = ChecklistScreen(session, limit)
+        self.push_screen(self.checklist)
+        restore = [c for c in CHECK_IDS if record and record.limit == limit and c in record.finished]
+        self._remember(restore)
+        if restore:
+            self.notify(f"Resuming: {len(restore)} finished check(s) come back from the cache.", timeout=4)
+        if self.autostart:
+            self.run_checks(restore, measure=True)
+
+    def leave_session(self) -> None:
+        if self.session_run and self.session_run.busy:
+            self.notify("A check is running: cancel it first (c).", severity="warning")
+            return
+        self.session_run, self.checklist, self.report = None, None, None
+        self.pop_screen()
+        if isinstance(self.screen, StartScreen):
+            self.screen.show_recent(self.recent.load())
+
+    def open_wizard(self) -> None:
+        self.push_screen(WizardScreen(Path.cwd() / "scoregap-session.toml"))
+
+    def _remember(self, finished: list[str] | None = None) -> None:
+        run = self.session_run
+        if run is None:
+            return
+        if finished is not None:
+            run.finished = list(finished)
+        self.recent.record(run.session.path, limit=run.limit, finished=run.finished, known=self.edits,
+                           title=run.session.story or Path(run.session.path).name)
+
+    def set_fact(self, key: str, text: str) -> str:
+        """Change what the report states (from the checklist); '' or why the value is refused."""
+        run = self.session_run
+        if run is None:
+            return "No session is open."
+        value = parse_value(text) if text.strip() else None
+        known = dict(run.session.known)
+        if value is None:
+            known.pop(key, None)
+        else:
+            try:
+                run.session.yours.with_values({key: value}, origin="what the report states")
+            except InputError as err:
+                return str(err)
+            known[key] = value
+        run.session = replace(run.session, known=known)
+        self.edits[key] = value
+        if self.checklist:
+            self.checklist.session = run.session
+            self.checklist.pairs.clear()
+        self._remember()
+        return ""
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def run_checks(self, checks: list[str], measure: bool = False) -> None:
+        run = self.session_run
+        if run is None:
+            return
+        for check in checks:
+            if run.add(check) and self.checklist:
+                self.checklist.check_queued(check)
+        if (checks or measure) and not self._driving:
+            self._driving = True
+            self.drive(run)
+
+    def cancel_run(self) -> None:
+        run = self.session_run
+        if run is None or not run.busy:
+            self.notify("Nothing is running.")
+            return
+        run.cancel.set()
+        dropped = run.clear()
+        if self.checklist:
+            self.checklist.unqueue(dropped)
+        self.notify("Cancelling: the engine stops after the batch in flight.")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="engine", description="The diagnosis")
+    def drive(self, run: SessionRun) -> None:
+        from scoregap.checks import CHECKS, get
+        from scoregap.engine.evaluate import Engine
+        from scoregap.engine.model import resolve_model
+        from scoregap.engine.reports import report_model
+
+        post = self.post_message
+        run.cancel.clear()
+        progress = AppProgress(post, run.cancel)
+        try:
+            if run.diagnosis is None:
+                with run.lock:
+                    run.running = "measure"
+                progress.stage = "loading the model"
+                post(ProgressUpdate(progress.stage, "", 0, 0, 0.0))
+                try:
+                    model = resolve_model(run.session.model, run.session.revision, self.cache)
+                    d = LiveDiagnosis(run.session, Engine(model, self.cache, progress), CHECKS, run.limit)
+                    progress.stage = "measuring your setup"
+                    d.measure()
+                except Cancelled:
+                    run.clear()
+                    post(RunCancelled(""))
+                    return
+                except Exception as err:  # noqa: BLE001 - shown in the app, never a crash
+                    run.clear()
+                    post(WorkFailed("", "Your setup could not be measured", readable(err)))
+                    return
+                run.diagnosis, run.model_directory = d, model.directory
+                post(Measured(Summary.of(d), model.directory))
+            d = run.diagnosis
+            d.engine.progress = progress
+            d.on_variant = lambda v: setattr(progress, "stage", f"{v.check}: {v.name}")
+            d.on_finding = lambda f: post(VariantDone(f.variant.check, f))
+            while (item := run.next()) is not None:
+                d.session = run.session
+                if item == CONCLUDE:
+                    progress.stage = "ranking: the top fixes together"
+                    try:
+                        d.conclude()
+                        report = report_model(d)
+                    except Cancelled:
+                        run.clear()
+                        post(RunCancelled(CONCLUDE))
+                        return
+                    except Exception as err:  # noqa: BLE001
+                        post(WorkFailed(CONCLUDE, "The ranking could not be computed", readable(err)))
+                        continue
+                    post(Concluded(report))
+                    continue
+                post(CheckStarted(item))
+                progress.stage = item
+                try:
+                    d.run_check(get(item))
+                except Cancelled:
+                    run.clear()
+                    post(RunCancelled(item))
+                    return
+                except Exception as err:  # noqa: BLE001 - one failed check; the others go on
+                    d.results[item] = CheckResult(item, "failed", message=readable(err))
+                    post(WorkFailed(item, f"The {item} check failed", readable(err)))
+                    continue
+                d.conclude(reconcile=False)   # significance (Holm) across the checks run so far
+                post(CheckFinished(d.results[item], {c: list(r.findings) for c, r in d.results.items()},
+                                   Summary.of(d)))
+        finally:
+            with run.lock:
+                run.running = ""
+            post(RunIdle())
+
+    # -- what the worker reports --------------------------------------------------------------------
+
+    def on_progress_update(self, m: ProgressUpdate) -> None:
+        if self.checklist:
+            self.checklist.show_progress(m)
+
+    def on_measured(self, m: Measured) -> None:
+        if self.checklist:
+            self.checklist.show_summary(m.summary)
+            self.request_prompt_pair(self.checklist.current)
+
+    def on_check_started(self, m: CheckStarted) -> None:
+        if self.checklist:
+            self.checklist.check_started(m.check)
+
+    def on_variant_done(self, m: VariantDone) -> None:
+        if self.checklist:
+            self.checklist.variant_done(m.check, m.finding)
+
+    def on_check_finished(self, m: CheckFinished) -> None:
+        if self.checklist:
+            self.checklist.check_finished(m.result, m.findings)
+            self.checklist.show_summary(m.summary)
+        if self.session_run and m.result.status in ("done", "skipped") and m.result.check not in self.session_run.finished:
+            self.session_run.finished.append(m.result.check)
+        self._remember()
+
+    def on_work_failed(self, m: WorkFailed) -> None:
+        if m.check == "":
+            if self.checklist:
+                self.checklist.show_summary(None, "could not measure your setup (r retries)")
+            self.push_screen(ErrorScreen(m.title, m.text))
+        elif m.check == CONCLUDE:
+            self.push_screen(ErrorScreen(m.title, m.text))
+        else:
+            if self.checklist:
+                self.checklist.check_failed(m.check, m.text)
+            self.notify(f"{m.title}; the other checks keep working. Details in its pane.", severity="error")
+
+    def on_run_cancelled(self, m: RunCancelled) -> None:
+        if self.checklist:
+            if m.check == "":
+                self.checklist.show_summary(None, "measuring cancelled (r resumes it)")
+            elif m.check != CONCLUDE:
+                self.checklist.check_cancelled(m.check)
+        self.notify("Cancelled. Finished batches are cached.")
+
+    def on_concluded(self, m: Concluded) -> None:
+        self.report = m.report
+        if self.ranking:
+            self.ranking.show(m.report)
+
+    def on_run_idle(self, m: RunIdle) -> None:
+        self._driving = False
+        if self.checklist:
+            self.checklist.show_idle()
+        if self.session_run and self.session_run.queue:
+            self._driving = True
+            self.drive(self.session_run)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.group not in ("engine", "prompt"):
+            return
+        if worker.group == "engine":
+            self._driving = False
+        self.push_screen(ErrorScreen(f"{worker.description} stopped", readable(worker.error)))  # type: ignore[arg-type]
+
+    # -- prompts ----------------------------------------------------------------------------------
+
+    def request_prompt_pair(self, check: str) -> None:
+        run = self.session_run
+        if run is None or not run.model_directory or self.checklist is None:
+            return
+        self.render_prompts(check, run.session, list(self.checklist.findings.get(check, [])), run.model_directory)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="prompt", description="Rendering the prompts")
+    def render_prompts(self, check: str, session, findings, directory: str) -> None:  # noqa: ANN001
+        from scoregap.tui.prompt_pairs import prompt_pair
+
+        tokenizer = self._tokenizers.get(directory)
+        if tokenizer is None:
+            from transformers import AutoTokenizer
+
+            tokenizer = self._tokenizers[directory] = AutoTokenizer.from_pretrained(directory)
+        self.post_message(PromptReady(check, prompt_pair(session, findings, tokenizer)))
+
+    def on_prompt_ready(self, m: PromptReady) -> None:
+        if self.checklist:
+            self.checklist.show_pair(m.check, m.pair)
+
+    # -- ranking and reports -------------------------------------------------------------------------
+
+    def show_ranking(self) -> None:
+        run = self.session_run
+        if run is None:
+            return
+        if not any(s.status == "done" for s in (self.checklist.states.values() if self.checklist else [])):
+            self.notify("Run at least one check first (r).", severity="warning")
+            return
+        self.ranking = RankingScreen()
+        self.push_screen(self.ranking, lambda _: setattr(self, "ranking", None))
+        if run.add(CONCLUDE) and not self._driving:
+            self._driving = True
+            self.drive(run)
+
+    def default_report_dir(self) -> Path:
+        if self.report_dir is not None:
+            return self.report_dir
+        from scoregap.engine.setup import PROFILES_DIR
+
+        if self.session_run and Path(self.session_run.session.path).resolve().is_relative_to(PROFILES_DIR.resolve()):
+            return self.cache.directory / "demo-reports" / Path(self.session_run.session.path).stem
+        return Path.cwd() / "scoregap-report"
+
+    def save_report(self) -> None:
+        if self.report is None:
+            self.notify("The ranking is not ready yet.", severity="warning")
+            return
+        report = self.report
+
+        def write(request: SaveRequest | None) -> None:
+            if request is None:
+                return
+            try:
+                paths = write_report_files(report, request.directory, request.formats)
+            except OSError as err:
+                self.push_screen(ErrorScreen("The report could not be written", f"{request.directory}: {err}"))
+                return
+            self.notify("Wrote " + ", ".join(str(p) for p in paths), timeout=8)
+
+        self.push_screen(SaveReportScreen(self.default_report_dir()), write)
+
+    # -- quitting ---------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        run = self.session_run
+        if run is None or not run.busy:
+            self.exit()
+            return
+
+        def answer(quit_: bool | None) -> None:
+            if quit_:
+                run.cancel.set()
+                run.clear()
+                self.exit()
+
+        running = run.running if run.running not in ("", "measure", CONCLUDE) else {
+            "measure": "Measuring your setup", CONCLUDE: "The ranking"}.get(run.running, "Work")
+        self.push_screen(ConfirmQuitScreen(running), answer)
+
+
+def make_app(session: Path | str | None = None, *, cache_dir: Path | str | None = None, limit: int | None = None,
+             autostart: bool = True, report_dir: Path | None = None) -> ScoregapApp:
+    """The app for the command line and the tests: the start screen, or a session's checklist."""
+    return ScoregapApp(cache_dir=cache_dir, session_path=Path(session) if session else None, limit=limit,
+                       autostart=autostart, report_dir=report_dir)

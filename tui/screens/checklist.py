@@ -1,0 +1,309 @@
+"""The checklist: the nine checks in a sidebar, the selected one explained and measured beside it.
+
+The screen holds no engine state. The app's worker sends it what happened (`show_summary`,
+`check_started`, `variant_done`, `check_finished`, ...) and the screen only draws; so a snapshot
+test can drive it with fixed numbers, and the UI stays responsive whatever the engine does.
+Keys: r runs the highlighted check, a runs every remaining one, c cancels, t switches the prompt
+diff between text and tokens, g opens the ranking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Collapsible, Footer, Input, OptionList, Static
+
+from scoregap.checks import get as get_check
+from scoregap.engine.checks_api import CHECK_IDS, CheckResult, Finding
+from scoregap.engine.session import Session
+from scoregap.tui.diagnosis_run import ProgressUpdate, Summary
+from scoregap.tui.widgets.ablation_table import AblationTable
+from scoregap.tui.widgets.check_sidebar import CheckSidebar, CheckState
+from scoregap.tui.widgets.effect_chart import Effect, EffectChart
+from scoregap.tui.widgets.prompt_diff import PromptDiff, PromptPair
+from scoregap.tui.widgets.run_progress import RunProgress
+
+
+def fact_text(value: Any) -> str:
+    """A known fact as the user would type it."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        import json
+
+        return json.dumps(list(value))
+    return str(value)
+
+
+def summary_text(s: Summary | None, session: Session, note: str = "") -> Text:
+    out = Text()
+    if s is None:
+        out.append(f"Reported {100 * session.reported_score:.1f}", style="bold")
+        if session.reported_source:
+            out.append(f" ({session.reported_source})")
+        out.append(" · " + (note or "measuring your setup…"))
+        return out
+    out.append(f"Reported {100 * s.reported:.1f}", style="bold")
+    out.append(f" · yours {100 * s.yours:.1f} (n={s.n}")
+    out.append(f", stated {100 * s.stated:.1f})" if s.stated is not None else ")")
+    out.append(f" · gap {100 * s.gap:+.1f} pts · noise ±{100 * s.noise:.1f}")
+    if s.verdict == "within_noise":
+        out.append(" · verdict: within noise, no cause needed", style="bold")
+    else:
+        out.append(" · verdict: a real gap", style="bold")
+        out.append(f"; top cause so far: {s.top}" if s.top else "; no cause found yet")
+    if note:
+        out.append(f" · {note}")
+    return out
+
+
+def effects_of(findings: list[Finding]) -> list[Effect]:
+    return [Effect(f.variant.name, f.delta, f.ci, f.significant) for f in findings]
+
+
+class ChecklistScreen(Screen):
+    BINDINGS = [
+        Binding("r", "run_selected", "Run check"),
+        Binding("a", "run_all", "Run all"),
+        Binding("c", "cancel", "Cancel run"),
+        Binding("t", "toggle_tokens", "Text/tokens"),
+        Binding("g", "ranking", "Ranking"),
+        Binding("escape", "back", "Start"),
+    ]
+
+    def __init__(self, session: Session, limit: int) -> None:
+        super().__init__()
+        self.session = session
+        self.limit = limit
+        self.summary: Summary | None = None
+        self.note = ""
+        chosen = set(session.checks)
+        self.states: dict[str, CheckState] = {
+            c: CheckState("pending" if c in chosen else "off") for c in CHECK_IDS}
+        self.findings: dict[str, list[Finding]] = {}
+        self.settled: dict[str, bool] = {}
+        self.messages: dict[str, str] = {}
+        self.pairs: dict[str, PromptPair] = {}
+        self.current = session.checks[0] if session.checks else CHECK_IDS[0]
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(summary_text(None, self.session), id="summary")
+        with Horizontal(id="main"):
+            yield CheckSidebar(self.states, id="sidebar")
+            with VerticalScroll(id="detail"):
+                yield Static("", id="check-title")
+                yield Static("", id="check-status")
+                with Collapsible(title="Why this matters", id="why", collapsed=True):
+                    yield Static("", id="why-text")
+                with Collapsible(title="What the report says", id="facts", collapsed=True):
+                    yield Vertical(id="questions")
+                with Collapsible(title="Your setup vs the reference (t: tokens)", id="diff", collapsed=False):
+                    yield PromptDiff(id="prompt-diff")
+                with Collapsible(title="Ablations", id="ablations", collapsed=False):
+                    yield AblationTable(id="ablation-table")
+                    yield EffectChart(id="effects")
+        yield RunProgress(id="progress")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        sidebar = self.query_one(CheckSidebar)
+        sidebar.highlighted = CHECK_IDS.index(self.current)
+        sidebar.focus()
+        self.query_one("#summary", Static).update(summary_text(self.summary, self.session, self.note))
+        self.show_check(self.current)
+
+    # -- what the worker reports ---------------------------------------------------------------
+
+    def show_summary(self, summary: Summary | None, note: str = "") -> None:
+        self.summary = summary
+        self.note = note
+        if self.is_mounted:
+            self.query_one("#summary", Static).update(summary_text(summary, self.session, note))
+            self._refresh_chart()
+
+    def set_state(self, check: str, state: CheckState) -> None:
+        self.states[check] = state
+        if self.is_mounted:
+            self.query_one(CheckSidebar).set_state(check, state)
+            if check == self.current:
+                self._refresh_status()
+
+    def check_queued(self, check: str) -> None:
+        self.set_state(check, CheckState("queued"))
+
+    def check_started(self, check: str) -> None:
+        self.findings[check] = []
+        self.settled[check] = False
+        self.messages[check] = ""
+        self.set_state(check, CheckState("running"))
+        if check == self.current:
+            self._refresh_findings()
+
+    def variant_done(self, check: str, finding: Finding) -> None:
+        self.findings.setdefault(check, []).append(finding)
+        if check == self.current and self.is_mounted:
+            self.query_one(AblationTable).add(finding)
+            self._refresh_chart()
+
+    def check_finished(self, result: CheckResult, findings: dict[str, list[Finding]]) -> None:
+        for cid, fs in findings.items():
+            self.findings[cid] = fs
+            self.settled[cid] = True
+        self.messages[result.check] = result.message
+        for cid, fs in findings.items():
+            state = self.states.get(cid)
+            if state and state.status == "done":
+                self.set_state(cid, _done_state(fs))
+        if result.status == "done":
+            self.set_state(result.check, _done_state(result.findings))
+        else:
+            self.set_state(result.check, CheckState(result.status))
+        self.pairs.pop(result.check, None)   # its best variant is now the natural reference
+        if self.is_mounted:
+            self._refresh_findings()
+            if result.check == self.current:
+                self.app.request_prompt_pair(self.current)  # type: ignore[attr-defined]
+
+    def check_failed(self, check: str, text: str) -> None:
+        self.messages[check] = text
+        self.set_state(check, CheckState("failed"))
+
+    def check_cancelled(self, check: str) -> None:
+        self.messages[check] = "Every finished batch is cached: running it again resumes there."
+        self.set_state(check, CheckState("cancelled"))
+
+    def unqueue(self, checks: list[str]) -> None:
+        for c in checks:
+            if c in self.states and self.states[c].status == "queued":
+                self.set_state(c, CheckState("pending"))
+
+    def show_progress(self, update: ProgressUpdate) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one(RunProgress).show(update.stage or update.label, update.done, update.total,
+                                         update.rate, update.eta, update.finished)
+        check = update.stage.split(":")[0]
+        state = self.states.get(check)
+        if state and state.status == "running" and update.total:
+            self.set_state(check, CheckState("running", percent=int(100 * update.done / update.total)))
+
+    def show_idle(self, text: str = "idle") -> None:
+        if self.is_mounted:
+            self.query_one(RunProgress).idle(text)
+
+    def show_pair(self, check: str, pair: PromptPair) -> None:
+        self.pairs[check] = pair
+        if check == self.current and self.is_mounted:
+            self.query_one(PromptDiff).show(pair)
+
+    # -- the selected check ----------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#sidebar")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.current:
+            self.show_check(event.option.id)
+
+    def show_check(self, check_id: str) -> None:
+        self.current = check_id
+        check = get_check(check_id)
+        self.query_one("#check-title", Static).update(Text(f"{check.title} ({check_id})", style="bold"))
+        self.query_one("#why-text", Static).update(
+            Text(check.explanation + "\n\nReading the result: " + check.reading))
+        self._refresh_status()
+        self._build_questions(check_id)
+        self.query_one(PromptDiff).show(self.pairs.get(check_id))
+        if check_id not in self.pairs:
+            request = getattr(self.app, "request_prompt_pair", None)
+            if request:
+                request(check_id)
+        self._refresh_findings()
+
+    def _refresh_status(self) -> None:
+        state = self.states[self.current]
+        text = {"pending": "Not run yet: press r to run it (a: every remaining check).",
+                "off": "Not in this session's checks; r runs it anyway.",
+                "queued": "Queued: it runs after the current work.",
+                "running": "Running…", "skipped": "Skipped.", "failed": "Failed.",
+                "cancelled": "Cancelled.", "done": "Done."}.get(state.status, state.status)
+        message = self.messages.get(self.current, "")
+        if message:
+            text += " " + message
+        self.query_one("#check-status", Static).update(Text(text))
+
+    def _refresh_findings(self) -> None:
+        findings = self.findings.get(self.current, [])
+        self.query_one(AblationTable).show(findings, self.settled.get(self.current, False))
+        self._refresh_chart()
+
+    def _refresh_chart(self) -> None:
+        if not self.is_mounted:
+            return
+        gap = self.summary.gap if self.summary else None
+        self.query_one(EffectChart).show(effects_of(self.findings.get(self.current, [])), gap)
+
+    def _build_questions(self, check_id: str) -> None:
+        box = self.query_one("#questions", Vertical)
+        box.remove_children()
+        check = get_check(check_id)
+        by_key: dict[str, list[str]] = {}
+        for q in check.questions:
+            by_key.setdefault(q.key, []).append(q.text)
+        widgets = []
+        for key, texts in by_key.items():
+            widgets.append(Static(" ".join(texts), classes="question"))
+            value = self.session.known.get(key)
+            widgets.append(Input(fact_text(value), placeholder=f"{key}: unknown (Enter saves)",
+                                 id=f"fact-{check_id}-{key.replace('.', '-')}", classes="fact",
+                                 name=key))
+            widgets.append(Static("", classes="fact-error", id=f"fact-error-{check_id}-{key.replace('.', '-')}"))
+        box.mount(*widgets)
+
+    @on(Input.Submitted, ".fact")
+    def _fact_submitted(self, event: Input.Submitted) -> None:
+        key = event.input.name or ""
+        error = self.app.set_fact(key, event.value)  # type: ignore[attr-defined]
+        target = f"#fact-error-{self.current}-{key.replace('.', '-')}"
+        self.query_one(target, Static).update(error or f"Saved: {key} = {event.value.strip() or 'unknown'}.")
+
+    # -- actions -----------------------------------------------------------------------------------
+
+    def action_run_selected(self) -> None:
+        # The sidebar's highlight, not `current`: a key pressed right after an arrow key can run
+        # before the highlight message reaches this screen.
+        self.app.run_checks([self.query_one(CheckSidebar).selected])  # type: ignore[attr-defined]
+
+    def action_run_all(self) -> None:
+        todo = [c for c in self.session.checks if self.states[c].status in ("pending", "cancelled", "failed")]
+        self.app.run_checks(todo)  # type: ignore[attr-defined]
+
+    def action_cancel(self) -> None:
+        self.app.cancel_run()  # type: ignore[attr-defined]
+
+    def action_toggle_tokens(self) -> None:
+        diff = self.query_one(PromptDiff)
+        diff.tokens = not diff.tokens
+
+    def action_ranking(self) -> None:
+        self.app.show_ranking()  # type: ignore[attr-defined]
+
+    def action_back(self) -> None:
+        self.app.leave_session()  # type: ignore[attr-defined]
+
+
+def _done_state(findings: list[Finding]) -> CheckState:
+    if not findings:
+        return CheckState("done")
+    best = max(findings, key=lambda f: f.closes)
+    return CheckState("done", best.delta, best.significant)

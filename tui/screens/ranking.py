@@ -1,0 +1,106 @@
+"""The ranking: the causes best first, their effects with CIs, the reconciliation, the Shapley
+split and the commands that reproduce the reported score. Drawn from the report model
+(engine/reports.py `report_model`), the same data the saved reports hold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from scoregap.tui.widgets.effect_chart import Effect, EffectChart
+
+
+def _pts(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def _signed(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:+.1f}"
+
+
+def verdict(m: dict[str, Any]) -> str:
+    gap, noise = m["gap"], m["noise_floor"]["half_width"]
+    if m["verdict"] == "within_noise":
+        return f"The gap of {_signed(gap)} points is within the noise floor (±{_pts(noise)}): no cause needed."
+    text = (f"Reported {_pts(m['reported']['score'])}, yours {_pts(m['yours']['score'])}: "
+            f"a gap of {_signed(gap)} points (noise floor ±{_pts(noise)}).")
+    rec = m["reconciliation"]
+    if rec:
+        fixes = ", ".join(f"{a['check']}: {a['variant']}" for a in rec["applied"])
+        text += (f" With {fixes} applied you score {_pts(rec['score'])}; reported {_pts(m['reported']['score'])}; "
+                 f"residual {_signed(rec['residual'])}, {'within' if rec['within_noise'] else 'beyond'} noise.")
+    else:
+        text += " No check explained it significantly."
+    return text
+
+
+class RankingScreen(Screen):
+    BINDINGS = [Binding("s", "save", "Save report"), Binding("escape", "back", "Checklist")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="ranking-body"):
+            yield Static("Ranking the causes… (after any queued check)", id="verdict")
+            yield DataTable(id="ranking-table", cursor_type="row")
+            yield Static("Effects (points; █ effect, ─ 95% CI, ┆ g: the gap, * significant)",
+                         classes="section-title")
+            yield EffectChart(id="ranking-effects")
+            yield Static("", id="shapley")
+            yield Static("", id="reproduce")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("#", "check", "variant", "score", "Δ", "95% CI", "closes", "sig")
+        if self.report is not None:
+            self.show(self.report)
+
+    def show(self, report: dict[str, Any]) -> None:
+        self.report = report
+        if not self.is_mounted:
+            return
+        self.query_one("#verdict", Static).update(Text(verdict(report), style="bold"))
+        table = self.query_one(DataTable)
+        table.clear()
+        effects = []
+        for i, r in enumerate(report["ranking"], 1):
+            ci = f"[{_signed(r['ci'][0])}, {_signed(r['ci'][1])}]"
+            table.add_row(str(i), r["check"], r["variant"], _pts(r["score"]), _signed(r["delta"]), ci,
+                          "—" if r["closes"] is None else f"{100 * r['closes']:.0f}%",
+                          "yes" if r["significant"] else "no")
+            lo, hi = (x if x is not None else float("nan") for x in r["ci"])
+            effects.append(Effect(f"{r['check']}: {r['variant']}",
+                                  r["delta"] if r["delta"] is not None else float("nan"), (lo, hi), r["significant"]))
+        if not report["ranking"]:
+            table.add_row("", "no check has finished yet", "", "", "", "", "", "")
+        self.query_one(EffectChart).show(effects, report["gap"])
+        rec = report["reconciliation"]
+        shapley = Text()
+        if rec and rec["shapley"]:
+            shapley.append("Shapley split of the gap: ", style="bold")
+            shapley.append(", ".join(f"{k} {_signed(v)}" for k, v in rec["shapley"].items()) + " points.")
+        self.query_one("#shapley", Static).update(shapley)
+        rep = report["reproduce"]
+        text = Text()
+        text.append("Reproduce the reported score with lm-evaluation-harness:\n", style="bold")
+        text.append(rep["lm_eval"] + "\n")
+        if rep["lm_eval_differs"]:
+            text.append("lm-eval cannot express: " + "; ".join(rep["lm_eval_differs"]) + "\n")
+        text.append("\nWith scoregap (the reconciled setup):\n", style="bold")
+        text.append(rep["scoregap"])
+        self.query_one("#reproduce", Static).update(text)
+
+    def action_save(self) -> None:
+        self.app.save_report()  # type: ignore[attr-defined]
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

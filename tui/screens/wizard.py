@@ -1,0 +1,321 @@
+"""The new-diagnosis wizard: five short steps that end in a session TOML (DESIGN.md format).
+
+1. the model (a directory or a hub id), checked before moving on;
+2. your setup (a file or a bundled preset) and, optionally, another task for it;
+3. your score (blank: measure it) and the reported score with its source;
+4. what the report states, check by check (blank: unknown);
+5. where to save the session, how many docs per variant and which checks.
+
+The file it writes is what `scoregap diagnose` reads, unchanged; a task given in step 2 goes into
+a small setup file beside the session that extends your setup.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, ContentSwitcher, Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from scoregap.checks import CHECKS
+from scoregap.engine.checks_api import CHECK_IDS
+from scoregap.engine.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+STEPS = ("step-model", "step-setup", "step-scores", "step-facts", "step-save")
+TITLES = ("1/5 The model", "2/5 Your setup", "3/5 The scores", "4/5 What the report states", "5/5 Save and start")
+
+
+def parse_value(text: str) -> Any:
+    """What the user typed, as a TOML value when it reads as one (5, false, ["\\n"]), else text."""
+    text = text.strip()
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+@dataclass
+class Answers:
+    model: str = ""
+    revision: str = ""
+    setup: str = ""                      # as the user named it (path or preset)
+    task: str = ""                       # '' | a task file | hf:owner/name
+    yours_score: float | None = None
+    reported_score: float = 0.0
+    source: str = ""
+    reported_setup: str = ""
+    known: dict[str, Any] = field(default_factory=dict)
+    limit: int = 0
+    checks: tuple[str, ...] = ()
+
+
+def session_toml(a: Answers, session_path: Path) -> tuple[str, dict[Path, str]]:
+    """The session file's text, and any setup file to write beside it."""
+    import tomli_w
+
+    extra: dict[Path, str] = {}
+    setup_ref = a.setup
+    if Path(a.setup).expanduser().is_file():
+        setup_ref = str(Path(a.setup).expanduser().resolve())
+    if a.task:
+        setup_file = session_path.with_name(session_path.stem + "-setup.toml")
+        task: dict[str, Any]
+        if a.task.startswith("hf:"):
+            task = {"path": "", "hf": a.task[3:]}
+        else:
+            task = {"path": str(Path(a.task).expanduser().resolve()), "hf": ""}
+        extra[setup_file] = tomli_w.dumps({"extends": setup_ref, "task": task})
+        setup_ref = setup_file.name
+    model = a.model
+    if Path(model).expanduser().is_dir():
+        model = str(Path(model).expanduser().resolve())
+    data: dict[str, Any] = {"model": {"path": model, "revision": a.revision},
+                            "yours": {"setup": setup_ref}}
+    if a.yours_score is not None:
+        data["yours"]["score"] = a.yours_score
+    data["reported"] = {"score": a.reported_score, "source": a.source}
+    if a.reported_setup:
+        data["reported"]["setup"] = a.reported_setup
+    data["reported"]["known"] = dict(a.known)
+    data["diagnosis"] = {"checks": list(a.checks), "limit": a.limit}
+    header = "# A scoregap session, written by the wizard. Run it headless: scoregap diagnose THIS_FILE\n"
+    return header + tomli_w.dumps(data), extra
+
+
+def _fact_keys() -> dict[str, list[tuple[str, str]]]:
+    """Question keys, each once, with (check title, question) pairs that ask about it."""
+    keys: dict[str, list[tuple[str, str]]] = {}
+    for check in CHECKS:
+        for q in check.questions:
+            keys.setdefault(q.key, []).append((check.title, q.text))
+    return keys
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise InputError(f"{what} must be a number, such as 61.9 or 0.619.") from None
+
+
+class WizardScreen(Screen):
+    BINDINGS = [Binding("ctrl+n", "next", "Next"), Binding("escape", "back", "Back")]
+
+    def __init__(self, default_path: Path) -> None:
+        super().__init__()
+        self.answers = Answers()
+        self.step = 0
+        self.default_path = default_path
+        self.yours_setup = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="wizard"):
+            yield Static(TITLES[0], id="wizard-title")
+            with ContentSwitcher(initial=STEPS[0], id="steps"):
+                with VerticalScroll(id="step-model"):
+                    yield Static("The model you evaluated: a directory saved with save_pretrained, or a "
+                                 "hub id in the local Hugging Face cache.")
+                    yield Input(placeholder="e.g. ./my-model or Qwen/Qwen2.5-0.5B-Instruct", id="model")
+                    yield Input(placeholder="revision (blank: the cached one)", id="revision")
+                with VerticalScroll(id="step-setup"):
+                    yield Static("Your evaluation setup: a setup TOML file, or a bundled preset such as "
+                                 "lm-eval/mmlu, lighteval/mmlu, helm/mmlu, samples/arith.")
+                    yield Input(placeholder="setup file or preset", id="setup")
+                    yield Static("The task, if not the setup's own: a task TOML file, or hf:owner/name.")
+                    yield Input(placeholder="blank: the setup's task", id="task")
+                with VerticalScroll(id="step-scores"):
+                    yield Static("Your score (blank: scoregap measures it) and the reported one. "
+                                 "61.9 reads as percent, 0.619 as a fraction.")
+                    yield Input(placeholder="your score, or blank", id="yours-score")
+                    yield Input(placeholder="the reported score (required)", id="reported-score")
+                    yield Input(placeholder="its source, e.g. model card, table 2", id="source")
+                    yield Input(placeholder="the reference setup, if known (a preset or file)", id="reported-setup")
+                with VerticalScroll(id="step-facts"):
+                    yield Static("What does the report state? Type the value (5, false, acc_norm) or leave "
+                                 "it blank for unknown. Each answer is tested first.")
+                    for key, asked in _fact_keys().items():
+                        question = Text(asked[0][0] + ": ", style="bold")
+                        question.append(" ".join(q for _, q in asked), style="")
+                        yield Static(question, classes="question")
+                        yield Input(placeholder=f"{key}: unknown", name=key, classes="fact",
+                                    id=f"wfact-{key.replace('.', '-')}")
+                with VerticalScroll(id="step-save"):
+                    yield Static("Where to save the session:")
+                    yield Input(str(self.default_path), id="session-path")
+                    yield Static("Docs per variant (0: all; fewer is faster and less precise):")
+                    yield Input("0", id="limit")
+                    yield Static(f"Checks (blank: all nine): {', '.join(CHECK_IDS)}")
+                    yield Input(placeholder="e.g. template,prompt", id="checks")
+            yield Static("", id="wizard-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Back", id="back")
+                yield Button("Next", id="next", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#model", Input).focus()
+
+    # -- navigation ------------------------------------------------------------------------------
+
+    def _go(self, step: int) -> None:
+        self.step = step
+        self.query_one(ContentSwitcher).current = STEPS[step]
+        self.query_one("#wizard-title", Static).update(TITLES[step])
+        self.query_one("#next", Button).label = "Save and start" if step == len(STEPS) - 1 else "Next"
+        self.query_one("#wizard-error", Static).update("")
+        first = self.query_one(f"#{STEPS[step]}").query(Input).first()
+        first.focus()
+
+    def _error(self, text: str) -> None:
+        self.query_one("#wizard-error", Static).update(text)
+
+    @on(Button.Pressed, "#next")
+    def _next_pressed(self) -> None:
+        self.action_next()
+
+    @on(Button.Pressed, "#back")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.action_next()
+
+    def action_back(self) -> None:
+        if self.step == 0:
+            self.app.pop_screen()
+        else:
+            self._go(self.step - 1)
+
+    def action_next(self) -> None:
+        value = {i.id: i.value.strip() for i in self.query(Input) if i.id}
+        try:
+            if self.step == 0:
+                if not value["model"]:
+                    raise InputError("Give the model: a directory or a hub id.")
+                self.answers.model, self.answers.revision = value["model"], value["revision"]
+                self._error("Checking the model…")
+                self.check_model(value["model"], value["revision"])
+                return   # the worker moves on when the model resolves
+            if self.step == 1:
+                self._check_setup(value["setup"], value["task"])
+            elif self.step == 2:
+                self._check_scores(value)
+            elif self.step == 3:
+                self._check_facts()
+            else:
+                self._save(value)
+                return
+        except InputError as err:
+            self._error(str(err))
+            return
+        self._go(self.step + 1)
+
+    # -- validation ------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="wizard", description="checking the model")
+    def check_model(self, name: str, revision: str) -> str:
+        from scoregap.engine.model import resolve_model
+
+        return resolve_model(name, revision, self.app.cache).directory  # type: ignore[attr-defined]
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "wizard":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._go(1)
+        elif event.state == WorkerState.ERROR:
+            err = event.worker.error
+            self._error(str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}")
+
+    def _check_setup(self, setup: str, task: str) -> None:
+        from scoregap.engine.setup import load_setup
+
+        if not setup:
+            raise InputError("Name your setup: a file, or a preset such as lm-eval/mmlu.")
+        yours = load_setup(setup)
+        if task:
+            if task.startswith("hf:"):
+                yours = yours.with_values({"task.path": "", "task.hf": task[3:]}, origin="the wizard")
+            else:
+                path = Path(task).expanduser()
+                if not path.is_file():
+                    raise InputError(f'Task "{task}": no such file. Give a task TOML file, or hf:owner/name.')
+                from scoregap.engine.tasks import load_task
+
+                yours = yours.with_values({"task.path": str(path.resolve()), "task.hf": ""}, origin="the wizard")
+                load_task(yours.task)
+        self.yours_setup = yours
+        self.answers.setup, self.answers.task = setup, task
+
+    def _check_scores(self, value: dict[str, str]) -> None:
+        from scoregap.engine.setup import load_setup
+
+        if not value["reported-score"]:
+            raise InputError("The reported score is required: the number you are trying to reproduce.")
+        self.answers.reported_score = _number(value["reported-score"], "The reported score")
+        self.answers.yours_score = _number(value["yours-score"], "Your score") if value["yours-score"] else None
+        self.answers.source = value["source"]
+        if value["reported-setup"]:
+            load_setup(value["reported-setup"])
+        self.answers.reported_setup = value["reported-setup"]
+
+    def _check_facts(self) -> None:
+        known: dict[str, Any] = {}
+        for field_ in self.query(".fact").results(Input):
+            if field_.value.strip():
+                known[field_.name or ""] = parse_value(field_.value)
+        if known and self.yours_setup is not None:
+            try:
+                self.yours_setup.with_values(known, origin="what the report states")
+            except InputError as err:
+                raise InputError(f"{err}") from None
+        self.answers.known = known
+
+    def _save(self, value: dict[str, str]) -> None:
+        try:
+            limit = int(value["limit"] or "0")
+            if limit < 0:
+                raise ValueError
+        except ValueError:
+            self._error("Docs per variant: 0 (all) or a positive whole number.")
+            return
+        checks = tuple(c.strip() for c in value["checks"].split(",") if c.strip())
+        unknown = [c for c in checks if c not in CHECK_IDS]
+        if unknown:
+            self._error(f"Not checks: {', '.join(unknown)}. Checks: {', '.join(CHECK_IDS)}.")
+            return
+        self.answers.limit, self.answers.checks = limit, checks
+        path = Path(value["session-path"] or str(self.default_path)).expanduser()
+        text, extra = session_toml(self.answers, path.resolve())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for extra_path, extra_text in extra.items():
+                extra_path.write_text(extra_text, encoding="utf-8")
+            path.write_text(text, encoding="utf-8")
+        except OSError as err:
+            self._error(f"Could not write {path}: {err}.")
+            return
+        from scoregap.engine.session import load_session
+
+        try:
+            load_session(path)
+        except InputError as err:
+            self._error(f"The session was written but does not load: {err}")
+            return
+        self.app.pop_screen()
+        self.app.open_session(path)  # type: ignore[attr-defined]

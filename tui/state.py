@@ -1,0 +1,75 @@
+"""What the app remembers between runs: recent sessions and which of their checks finished.
+
+The app writes this small JSON file after every finished check, so a dropped SSH connection loses
+nothing: running `scoregap` again lists the session under "Recent sessions", and opening it re-runs
+the finished checks from the result cache (zero model calls) before offering the rest.
+
+Location: `tui-state.json` in the result cache's folder (`--cache-dir`, else `$SCOREGAP_CACHE_DIR`,
+else `$XDG_CACHE_HOME/scoregap`, else `~/.cache/scoregap`; see engine/cache.py). Written atomically
+(a temporary file renamed over the old one); an unreadable file is treated as empty, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+FILE_NAME = "tui-state.json"
+KEEP = 12   # recent sessions remembered
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    path: str                                   # the session file, absolute
+    limit: int                                  # docs per variant the checks ran with
+    finished: tuple[str, ...] = ()              # check ids whose results are complete and cached
+    known: dict[str, Any] = field(default_factory=dict)   # facts edited in the app (dotted key -> value)
+    title: str = ""                             # a one-line description (the demo story, the file name)
+    updated: float = 0.0                        # seconds since the epoch
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+class RecentSessions:
+    """The recent-sessions list, read and written as a whole (it is tiny)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> list[SessionRecord]:
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            records = []
+            for item in raw.get("sessions", []):
+                records.append(SessionRecord(
+                    path=str(item["path"]), limit=int(item.get("limit", 0)),
+                    finished=tuple(item.get("finished", ())), known=dict(item.get("known", {})),
+                    title=str(item.get("title", "")), updated=float(item.get("updated", 0.0)),
+                ))
+            return sorted(records, key=lambda r: -r.updated)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return []
+
+    def get(self, path: str | Path) -> SessionRecord | None:
+        wanted = str(Path(path).resolve())
+        return next((r for r in self.load() if r.path == wanted), None)
+
+    def record(self, path: str | Path, *, limit: int, finished: tuple[str, ...] | list[str],
+               known: dict[str, Any], title: str = "") -> SessionRecord:
+        entry = SessionRecord(str(Path(path).resolve()), limit, tuple(finished), dict(known), title, time.time())
+        others = [r for r in self.load() if r.path != entry.path]
+        self._write([entry, *others][:KEEP])
+        return entry
+
+    def _write(self, records: list[SessionRecord]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"sessions": [{**asdict(r), "finished": list(r.finished)} for r in records]}
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)

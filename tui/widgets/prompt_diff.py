@@ -1,0 +1,100 @@
+"""Your rendered prompt beside the reference's, with visible whitespace, or token by token.
+
+Text view: lines aligned by difflib, whitespace made visible (␣ space, → tab, ↵ newline: the
+engine's `visible`), a marker column saying how each row differs (`~` changed, `-` only yours,
+`+` only the reference), so the difference reads without colour too.
+
+Token view: the model input as token ids and token strings, aligned the same way, so a doubled
+BOS or a space merged into " A" shows up as a changed row.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from scoregap.engine.reports import visible
+
+
+@dataclass(frozen=True)
+class PromptPair:
+    yours_name: str
+    reference_name: str
+    yours: str
+    reference: str
+    yours_tokens: tuple[tuple[int, str], ...] = ()
+    reference_tokens: tuple[tuple[int, str], ...] = ()
+    note: str = ""                     # shown above the diff (what the reference is)
+
+
+def aligned(a: list[str], b: list[str], key_a: list | None = None, key_b: list | None = None):  # noqa: ANN201
+    """Rows (marker, left, right) of two sequences aligned by difflib."""
+    matcher = difflib.SequenceMatcher(a=key_a or a, b=key_b or b, autojunk=False)
+    rows: list[tuple[str, str, str]] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            rows += [(" ", a[i], b[j]) for i, j in zip(range(i1, i2), range(j1, j2))]
+            continue
+        left, right = a[i1:i2], b[j1:j2]
+        for k in range(max(len(left), len(right))):
+            l = left[k] if k < len(left) else ""
+            r = right[k] if k < len(right) else ""
+            rows.append(("~" if k < len(left) and k < len(right) else ("-" if k < len(left) else "+"), l, r))
+    return rows
+
+
+def token_cell(token_id: int, text: str) -> str:
+    """`  319 ␣A`: the id, then the token's text with its whitespace visible, on one line."""
+    return f"{token_id:>6} {visible(text).replace(chr(10), '')}"
+
+
+class PromptDiff(Static):
+    DEFAULT_CSS = """
+    PromptDiff { height: auto; }
+    """
+
+    pair: reactive[PromptPair | None] = reactive(None, layout=True)
+    tokens: reactive[bool] = reactive(False, layout=True)
+
+    def show(self, pair: PromptPair | None) -> None:
+        self.pair = pair
+
+    def watch_pair(self) -> None:
+        self.update(self._render_pair())
+
+    def watch_tokens(self) -> None:
+        self.update(self._render_pair())
+
+    def _render_pair(self) -> Table | Text:
+        p = self.pair
+        if p is None:
+            return Text("The prompts appear once your setup is measured.", style="dim")
+        table = Table(box=None, expand=True, pad_edge=False, show_edge=False, padding=(0, 1))
+        table.add_column("", width=1, no_wrap=True)
+        table.add_column(p.yours_name, ratio=1, overflow="fold")
+        table.add_column(p.reference_name, ratio=1, overflow="fold")
+        if self.tokens:
+            a = [token_cell(i, s) for i, s in p.yours_tokens]
+            b = [token_cell(i, s) for i, s in p.reference_tokens]
+            rows = aligned(a, b, [i for i, _ in p.yours_tokens], [i for i, _ in p.reference_tokens])
+        else:
+            rows = aligned(visible(p.yours).splitlines(), visible(p.reference).splitlines())
+        changed = 0
+        for marker, left, right in rows:
+            style = "" if marker == " " else "bold reverse"
+            changed += marker != " "
+            table.add_row(marker, Text(left, style=style if left else ""), Text(right, style=style if right else ""))
+        header = p.note + ("  " if p.note else "")
+        if self.tokens:
+            header += f"Tokens: {len(p.yours_tokens)} vs {len(p.reference_tokens)}; {changed} rows differ."
+        else:
+            header += "Identical prompts." if changed == 0 else f"{changed} lines differ."
+        grid = Table.grid(expand=True)
+        grid.add_row(Text(header, style="italic"))
+        grid.add_row(table)
+        return grid
