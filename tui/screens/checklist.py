@@ -254,6 +254,8 @@ class ChecklistScreen(Screen):
         self.query_one(EffectChart).show(effects_of(self.findings.get(self.current, [])), gap)
 
     def _build_questions(self, check_id: str) -> None:
+        """One input per setup key the check asks about (no ids: the old inputs may still be
+        on their way out when the new ones mount)."""
         box = self.query_one("#questions", Vertical)
         box.remove_children()
         check = get_check(check_id)
@@ -264,18 +266,18 @@ class ChecklistScreen(Screen):
         for key, texts in by_key.items():
             widgets.append(Static(" ".join(texts), classes="question"))
             value = self.session.known.get(key)
-            widgets.append(Input(fact_text(value), placeholder=f"{key}: unknown (Enter saves)",
-                                 id=f"fact-{check_id}-{key.replace('.', '-')}", classes="fact",
+            widgets.append(Input(fact_text(value), placeholder=f"{key}: unknown (Enter saves)", classes="fact",
                                  name=key))
-            widgets.append(Static("", classes="fact-error", id=f"fact-error-{check_id}-{key.replace('.', '-')}"))
+            widgets.append(Static("", classes="fact-error", name=key))
         box.mount(*widgets)
 
     @on(Input.Submitted, ".fact")
     def _fact_submitted(self, event: Input.Submitted) -> None:
         key = event.input.name or ""
         error = self.app.set_fact(key, event.value)  # type: ignore[attr-defined]
-        target = f"#fact-error-{self.current}-{key.replace('.', '-')}"
-        self.query_one(target, Static).update(error or f"Saved: {key} = {event.value.strip() or 'unknown'}.")
+        for note in self.query(".fact-error").results(Static):
+            if note.name == key:
+                note.update(error or f"Saved: {key} = {event.value.strip() or 'unknown'}. Run the check again (r).")
 
     # -- actions -----------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ STYLES = {"running": "bold", "done": "", "failed": "bold", "cancelled": "italic"
 
 class CheckSidebar(OptionList):
     DEFAULT_CSS = """
-    CheckSidebar { width: 30; height: 1fr; }
+    CheckSidebar { width: 27; height: 1fr; }
     """
 
     def __init__(self, states: dict[str, CheckState] | None = None, **kwargs) -> None:  # noqa: ANN003
