@@ -162,6 +162,7 @@ async def _test_wizard_checklist_ranking_report_match_the_headless_run(shared_ca
 async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache: Path) -> None:
     from scoregap.tui.app import make_app
     from scoregap.tui.diagnosis_run import ProgressUpdate
+    from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
 
     app = make_app(SCENARIO, cache_dir=shared_cache, limit=LIMIT)
     async with app.run_test(size=SIZE) as pilot:
@@ -180,6 +181,12 @@ async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(sh
             if started:
                 break
         assert started, "the prompt check never reported progress"
+        await pilot.press("q")                         # quitting mid-run asks first
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmQuitScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is app.checklist and app.is_running
         await pilot.press("c")
         await settle(app, pilot)
         assert app.checklist.states["prompt"].status == "cancelled"
