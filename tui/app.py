@@ -132,7 +132,10 @@ class ScoregapApp(App[None]):
         if self.edits:
             known = {k: v for k, v in {**session.known, **self.edits}.items() if v is not None}
             session = replace(session, known=known)
-        limit = self.limit_override if self.limit_override is not None else session.limit
+        if self.limit_override is not None:
+            limit = self.limit_override
+        else:   # resuming: the docs per variant the finished checks ran with
+            limit = record.limit if record else session.limit
         self.session_run = SessionRun(session, limit)
         self.report = None
         self.checklist = ChecklistScreen(session, limit)

@@ -87,31 +87,31 @@ async def _test_wizard_checklist_ranking_report_match_the_headless_run(shared_ca
         assert isinstance(app.screen, WizardScreen)
         # 1: a bad model path is refused in place, then the real one is accepted.
         await type_into(pilot, "#model", str(tmp_path / "no-such-model"))
-        await pilot.press("enter")
+        await pilot.press("ctrl+n")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.screen.step == 0 and "does not exist" in str(app.screen.query_one("#wizard-error").render())
         await type_into(pilot, "#model", str(PROFILES_DIR / "demo" / "model"))
-        await pilot.press("enter")
+        await pilot.press("ctrl+n")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.screen.step == 1
         # 2: your setup; 3: the scores; 4: what the report states; 5: save.
         await type_into(pilot, "#setup", str(PROFILES_DIR / "demo" / "setups" / "chat-template.toml"))
-        await pilot.press("enter")
+        await pilot.press("ctrl+n")
         assert app.screen.step == 2
         await type_into(pilot, "#reported-score", "96.25")
         await type_into(pilot, "#source", "census model card, table 1")
         await type_into(pilot, "#reported-setup", "demo/reference_mc")
-        await pilot.press("enter")
+        await pilot.press("ctrl+n")
         assert app.screen.step == 3
         await type_into(pilot, "#wfact-chat-apply_template", "false")
-        await pilot.press("enter")
+        await pilot.press("ctrl+n")
         assert app.screen.step == 4
         await type_into(pilot, "#session-path", str(session_file))
         await type_into(pilot, "#limit", str(LIMIT))
         await type_into(pilot, "#checks", ",".join(CHECKS))
-        await pilot.press("enter")
+        await pilot.press("enter")  # Enter on the last field: the next step
         await pilot.pause()
         assert isinstance(app.screen, ChecklistScreen)
 
@@ -224,7 +224,7 @@ async def _test_resume_recomputes_nothing(shared_cache: Path) -> None:
         await settle(first, pilot)
         assert first.checklist.states["metric"].status == "done"
     # The terminal closed. `scoregap` again: the session is listed under recent sessions.
-    again = make_app(cache_dir=shared_cache, limit=LIMIT)
+    again = make_app(cache_dir=shared_cache)            # no --limit: the session's record knows it
     async with again.run_test(size=SIZE) as pilot:
         await pilot.pause()
         start = again.screen
@@ -235,7 +235,7 @@ async def _test_resume_recomputes_nothing(shared_cache: Path) -> None:
         menu.highlighted = next(i for i, o in enumerate(menu.options) if o.id == f"recent:{index}")
         await pilot.press("enter")
         await settle(again, pilot)
-        assert again.checklist.states["metric"].status == "done"
+        assert again.checklist.states["metric"].status == "done" and again.session_run.limit == LIMIT
         engine = again.session_run.diagnosis.engine
         assert engine.calls.total == 0 and engine.calls.cached > 0
 
@@ -278,3 +278,32 @@ def test_resume_recomputes_nothing(shared_cache: Path) -> None:
 
 def test_a_bad_session_and_a_bad_model_are_messages_not_crashes(tmp_path: Path) -> None:
     asyncio.run(_test_a_bad_session_and_a_bad_model_are_messages_not_crashes(tmp_path))
+
+
+async def _test_what_the_report_says_is_editable_in_place(tmp_path: Path) -> None:
+    from textual.widgets import Input, Static
+
+    from scoregap.tui.app import make_app
+    from scoregap.tui.state import FILE_NAME, RecentSessions
+
+    app = make_app(SCENARIO, cache_dir=tmp_path / "cache", autostart=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await highlight(app, pilot, "fewshot")
+        app.screen.query_one("#facts").collapsed = False
+        await pilot.pause()
+        field = next(i for i in app.screen.query(".fact").results(Input) if i.name == "fewshot.k")
+        field.focus()
+        field.value = "many"
+        await pilot.press("enter")
+        note = next(s for s in app.screen.query(".fact-error").results(Static) if s.name == "fewshot.k")
+        assert "fewshot.k" in str(note.render()) and app.session_run.session.known.get("fewshot.k") is None
+        field.value = "5"
+        await pilot.press("enter")
+        assert app.session_run.session.known["fewshot.k"] == 5
+        assert "Saved" in str(note.render())
+    record = RecentSessions(tmp_path / "cache" / FILE_NAME).get(SCENARIO)
+    assert record is not None and record.known == {"fewshot.k": 5}
+
+
+def test_what_the_report_says_is_editable_in_place(tmp_path: Path) -> None:
+    asyncio.run(_test_what_the_report_says_is_editable_in_place(tmp_path))

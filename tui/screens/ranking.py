@@ -91,11 +91,14 @@ class RankingScreen(Screen):
         self.query_one("#shapley", Static).update(shapley)
         rep = report["reproduce"]
         text = Text()
-        text.append("Reproduce the reported score with lm-evaluation-harness:\n", style="bold")
+        if rec:
+            text.append("Reproduce the reported score with lm-evaluation-harness:\n", style="bold")
+        else:
+            text.append("No fix found yet; your setup with lm-evaluation-harness:\n", style="bold")
         text.append(rep["lm_eval"] + "\n")
         if rep["lm_eval_differs"]:
             text.append("lm-eval cannot express: " + "; ".join(rep["lm_eval_differs"]) + "\n")
-        text.append("\nWith scoregap (the reconciled setup):\n", style="bold")
+        text.append("\nWith scoregap (" + ("the reconciled setup" if rec else "your setup") + "):\n", style="bold")
         text.append(rep["scoregap"])
         self.query_one("#reproduce", Static).update(text)
 

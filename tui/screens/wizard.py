@@ -121,6 +121,7 @@ class WizardScreen(Screen):
         self.step = 0
         self.default_path = default_path
         self.yours_setup = None
+        self.checking = False          # the model is being checked: Next waits for it
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
@@ -193,7 +194,12 @@ class WizardScreen(Screen):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        self.action_next()
+        """Enter moves to the step's next field; on its last field, to the next step."""
+        fields = list(self.query_one(f"#{STEPS[self.step]}").query(Input))
+        if event.input in fields and event.input is not fields[-1]:
+            fields[fields.index(event.input) + 1].focus()
+        else:
+            self.action_next()
 
     def action_back(self) -> None:
         if self.step == 0:
@@ -202,6 +208,8 @@ class WizardScreen(Screen):
             self._go(self.step - 1)
 
     def action_next(self) -> None:
+        if self.checking:
+            return
         value = {i.id: i.value.strip() for i in self.query(Input) if i.id}
         try:
             if self.step == 0:
@@ -209,6 +217,7 @@ class WizardScreen(Screen):
                     raise InputError("Give the model: a directory or a hub id.")
                 self.answers.model, self.answers.revision = value["model"], value["revision"]
                 self._error("Checking the model…")
+                self.checking = True
                 self.check_model(value["model"], value["revision"])
                 return   # the worker moves on when the model resolves
             if self.step == 1:
@@ -234,9 +243,10 @@ class WizardScreen(Screen):
         return resolve_model(name, revision, self.app.cache).directory  # type: ignore[attr-defined]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "wizard":
+        if event.worker.group != "wizard" or not event.worker.is_finished:
             return
-        if event.state == WorkerState.SUCCESS:
+        self.checking = False
+        if event.state == WorkerState.SUCCESS and self.step == 0:
             self._go(1)
         elif event.state == WorkerState.ERROR:
             err = event.worker.error

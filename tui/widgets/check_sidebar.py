@@ -1,6 +1,6 @@
 """The checklist's sidebar: the nine checks and the state of each, one line apiece.
 
-States are words, not colours, so they read in any terminal: pending, queued, running 45%,
+States are words, not colours, so they read in any terminal: pending, queued, running (run 45% with progress),
 +72.5 sig (done: the best variant's effect in points, `sig` when significant), done, skipped,
 failed, cancelled; `off` marks a check the session did not ask for (it can still be run).
 """
@@ -25,7 +25,7 @@ class CheckState:
 
     def text(self) -> str:
         if self.status == "running":
-            return "running" + (f" {self.percent}%" if self.percent is not None else "")
+            return f"run {self.percent}%" if self.percent is not None else "running"
         if self.status == "done" and self.effect is not None and self.effect == self.effect:
             return f"{100 * self.effect:+.1f}" + (" sig" if self.significant else "")
         return self.status

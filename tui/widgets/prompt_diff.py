@@ -48,6 +48,35 @@ def aligned(a: list[str], b: list[str], key_a: list | None = None, key_b: list |
     return rows
 
 
+CONTEXT = 2   # identical rows kept around each difference
+
+
+def collapse(rows: list[tuple[str, str, str]], context: int = CONTEXT) -> list[tuple[str, str, str]]:
+    """Long runs of identical rows shrink to `context` rows each side of a difference and one
+    `⋯ N identical` row, so a long few-shot prompt does not push the differences off screen."""
+    out: list[tuple[str, str, str]] = []
+    i = 0
+    while i < len(rows):
+        if rows[i][0] != " ":
+            out.append(rows[i])
+            i += 1
+            continue
+        j = i
+        while j < len(rows) and rows[j][0] == " ":
+            j += 1
+        run = rows[i:j]
+        keep_head = context if i > 0 else 0
+        keep_tail = context if j < len(rows) else 0
+        if len(run) > keep_head + keep_tail + 1:
+            hidden = len(run) - keep_head - keep_tail
+            note = f"⋯ {hidden} identical"
+            out += run[:keep_head] + [("⋯", note, note)] + (run[len(run) - keep_tail:] if keep_tail else [])
+        else:
+            out += run
+        i = j
+    return out
+
+
 def token_cell(token_id: int, text: str) -> str:
     """`  319 ␣A`: the id, then the token's text with its whitespace visible, on one line."""
     return f"{token_id:>6} {visible(text).replace(chr(10), '')}"
@@ -84,10 +113,12 @@ class PromptDiff(Static):
             rows = aligned(a, b, [i for i, _ in p.yours_tokens], [i for i, _ in p.reference_tokens])
         else:
             rows = aligned(visible(p.yours).splitlines(), visible(p.reference).splitlines())
-        changed = 0
-        for marker, left, right in rows:
+        changed = sum(marker != " " for marker, _, _ in rows)
+        for marker, left, right in (collapse(rows) if changed else rows):
+            if marker == "⋯":
+                table.add_row("", Text(left, style="dim italic"), Text(right, style="dim italic"))
+                continue
             style = "" if marker == " " else "bold reverse"
-            changed += marker != " "
             table.add_row(marker, Text(left, style=style if left else ""), Text(right, style=style if right else ""))
         header = p.note + ("  " if p.note else "")
         if self.tokens:
