@@ -92,7 +92,7 @@ def demo_scenarios() -> list[tuple[str, Path, str]]:
 class ScoregapApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "scoregap"
-    BINDINGS = [Binding("q", "quit", "Quit"), Binding("f1", "help", "Help", show=False)]
+    BINDINGS = [Binding("q", "quit", "Quit")]
 
     def __init__(self, *, cache_dir: Path | str | None = None, session_path: Path | None = None,
                  limit: int | None = None, autostart: bool = True, report_dir: Path | None = None) -> None:
@@ -352,6 +352,13 @@ class ScoregapApp(App[None]):
             return
         if worker.group == "engine":
             self._driving = False
+            if self.session_run:
+                self.session_run.clear()
+                self.session_run.running = ""
+            if self.checklist:
+                for check, state in list(self.checklist.states.items()):
+                    if state.status in ("running", "queued"):
+                        self.checklist.check_failed(check, readable(worker.error))  # type: ignore[arg-type]
         self.push_screen(ErrorScreen(f"{worker.description} stopped", readable(worker.error)))  # type: ignore[arg-type]
 
     # -- prompts ----------------------------------------------------------------------------------

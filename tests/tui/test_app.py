@@ -307,3 +307,32 @@ async def _test_what_the_report_says_is_editable_in_place(tmp_path: Path) -> Non
 
 def test_what_the_report_says_is_editable_in_place(tmp_path: Path) -> None:
     asyncio.run(_test_what_the_report_says_is_editable_in_place(tmp_path))
+
+
+async def _test_a_failing_check_is_a_message_and_the_others_keep_working(shared_cache: Path) -> None:
+    from scoregap.tui.app import make_app
+
+    app = make_app(SCENARIO, cache_dir=shared_cache, limit=LIMIT)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await highlight(app, pilot, "loading")
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert app.checklist.states["loading"].status == "failed"
+        status = str(app.screen.query_one("#check-status").render())
+        assert "out of memory" in status and "batch_size" in status
+        await highlight(app, pilot, "metric")
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert app.checklist.states["metric"].status == "done"
+
+
+def test_a_failing_check_is_a_message_and_the_others_keep_working(shared_cache: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from scoregap.checks import get
+
+    def out_of_memory(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(get("loading"), "variants", out_of_memory)
+    asyncio.run(_test_a_failing_check_is_a_message_and_the_others_keep_working(shared_cache))
