@@ -170,6 +170,8 @@ def report() -> int:
         ("mc reference", mc, {}),
         ("mc acc", mc, {"scoring.metric": "acc"}),
         ("mc labels 1", mc, {"prompt.choice_labels": "1"}),
+        ("mc labels 1)", mc, {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"}),
+        ("mc labels 1:", mc, {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}: {{ text }}"}),
         ("mc labels (a)", mc, {"prompt.choice_labels": "a", "prompt.choice_format": "({{ label }}) {{ text }}"}),
         ("mc chat on", mc, {"chat.apply_template": True}),
         ("mc k=0", mc, {"fewshot.k": 0}),

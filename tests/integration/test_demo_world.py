@@ -51,12 +51,10 @@ def test_reference_setups_score_well(engine, mc, qa):
     assert score(engine, qa) >= 0.60
 
 
-NOT_YET = "issue 3 still open: the committed model moves only {} with this change (needs >= 10 points)"
-
-
 @pytest.mark.parametrize("changes", [
-    pytest.param({"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}) {{ text }}"},
-                 marks=pytest.mark.xfail(strict=True, reason=NOT_YET.format("0.8 points"))),
+    # "1: text" for "A. text". The model shrugs off some label formats ("1) text" moves < 1 point)
+    # and not others, as real models do; this is the one the labels scenario plants.
+    {"prompt.choice_labels": "1", "prompt.choice_format": "{{ label }}: {{ text }}"},
     {"chat.apply_template": True},
     {"fewshot.k": 0},
     {"scoring.metric": "acc"},
