@@ -8,7 +8,8 @@ Steps (each a method, so the TUI can run them one at a time with progress and ca
    goes on to the full set unless its screening CI already shows an effect below the noise floor.
    Numeric variants (dtype, batch size, padding, attention) re-run only the docs whose decision
    margin is small enough to flip; the others keep your outputs.
-3. `conclude()`: Holm correction over every finding of every check, significance beyond the
+3. `conclude()`: Holm correction over every finding of every check (the variants testing stated
+   facts and the exploratory ones as two families), significance beyond the
    noise floor, the ranking, the reconciliation (the best significant fix of every check applied
    together, evaluated) and the Shapley split of the gap over the top ≤ 4 checks.
 
@@ -32,6 +33,7 @@ from scoregap.engine.setup import Setup
 
 SCREEN_MIN = 60             # docs in a screening subset, at least
 NUMERIC_KEYS = ("loading.dtype", "loading.batch_size", "loading.padding_side", "loading.attn_implementation")
+ROUNDS = 3                  # fix-and-look-again rounds at most (see _next_round)
 FLIP_MARGIN = {"float32": 0.01, "bfloat16": 1.0, "float16": 0.5}   # nats a numeric change can move
 
 
@@ -104,7 +106,9 @@ class Diagnosis:
                 repeats[f"sampling seed {yours.generation.seed + step}"] = self._values_of(
                     yours.with_values({"generation.seed": yours.generation.seed + step}))
         other_bs = 1 if yours.loading.batch_size != 1 else 8
-        repeats[f"batch size {other_bs}"] = self._values_of(yours.with_values({"loading.batch_size": other_bs}))
+        # Only docs whose decision could flip are re-run, as for the loading check's variants.
+        repeats[f"batch size {other_bs}"] = self._variant_values(
+            Variant("loading", f"batch size {other_bs}", (("loading.batch_size", other_bs),)), None)
         self.repeats = repeats
         floor = stats.noise_floor(list(repeats.values()))
         paired = [stats.compare(base, r).ci for name, r in repeats.items() if name != "yours"]
@@ -159,46 +163,54 @@ class Diagnosis:
             scores = self._variant_values(variant, frozenset(d.doc_id for d in self.yours.task.docs[:subset]))  # type: ignore[union-attr]
             screened = stats.compare(base[:subset], scores[:subset])
             noise = self.noise.half_width  # type: ignore[union-attr]
-            if max(abs(screened.ci[0]), abs(screened.ci[1])) < noise:
-                return self._finding(variant, base[:subset], scores[:subset], before, screened=True)
+            lo, hi = screened.ci
+            inside_noise = max(abs(lo), abs(hi)) < noise
+            # Settled too: the variant surely moves your score away from the reported one.
+            widens = (hi < 0 < self.gap) or (lo > 0 > self.gap)
+            if inside_noise or widens:
+                return self._finding(variant, base[:subset], scores[:subset], before,
+                                     screened="inside the noise floor" if inside_noise else "widens the gap")
         scores = self._variant_values(variant, None)
         return self._finding(variant, base, scores, before)
 
     def _finding(self, variant: Variant, base: list[float], scores: list[float], before: int,
-                 screened: bool = False) -> Finding:
+                 screened: str = "") -> Finding:
+        """`screened`: why the variant stopped on the screening subset ('' if it ran on every doc)."""
         c = stats.compare(base, scores)
         closes, closes_ci = stats.closes(self.gap, c.delta, c.ci)
-        extra = {"screened": True} if screened else {}
+        extra = {"screened": screened} if screened else {}
         return Finding(variant, sum(scores) / len(scores), c.delta, c.ci, c.p, closes, closes_ci,
                        c.n, c.method, calls=self.engine.calls.total - before, extra=extra)
 
-    def _variant_values(self, variant: Variant, only: frozenset[int] | None) -> list[float]:
-        """Per-doc values of a variant over your docs (all, or the first `only` ones)."""
-        assert self.yours is not None
+    def _variant_values(self, variant: Variant, only: frozenset[int] | None,
+                        base: Evaluation | None = None) -> list[float]:
+        """Per-doc values of a variant over the base run's docs (all, or those in `only`); the
+        base is your run, or in a later round your run with the fixes found so far."""
+        base = base or self.yours
+        assert base is not None
         if variant.transform:
-            return _transform(variant.transform, self.yours)
-        setup = variant.apply(self.session.yours)
-        docs = [s.doc_id for s in self.yours.scores]
+            return _transform(variant.transform, base)
+        setup = variant.apply(base.setup)
+        docs = [s.doc_id for s in base.scores]
         if only is not None:
             docs = [d for d in docs if d in only]
         if {k for k, _ in variant.changes} <= set(NUMERIC_KEYS):
-            flip = self._could_flip(setup)
+            flip = self._could_flip(base, setup)
             if flip is not None:
                 rerun = frozenset(d for d in docs if d in flip)
-                base = dict(zip((s.doc_id for s in self.yours.scores), self.values(self.yours)))
+                kept = dict(zip((s.doc_id for s in base.scores), self.values(base)))
                 fresh = dict(zip(sorted(rerun), self._values_of(setup, rerun))) if rerun else {}
-                return [fresh.get(d, base[d]) for d in docs]
+                return [fresh.get(d, kept[d]) for d in docs]
         ev = self.engine.evaluate(setup, self.limit, frozenset(docs) if only is not None else None)
         return self.values(ev)
 
-    def _could_flip(self, setup: Setup) -> set[int] | None:
+    def _could_flip(self, base: Evaluation, setup: Setup) -> set[int] | None:
         """Docs whose choice decision is close enough to flip under a numeric change."""
-        assert self.yours is not None
-        if self.yours.task.kind != "multiple_choice" or self.yours.setup.scoring.aggregate == "macro":
+        if base.task.kind != "multiple_choice" or base.setup.scoring.aggregate == "macro":
             return None
         threshold = FLIP_MARGIN.get(setup.loading.dtype, 1.0)
         close = set()
-        for s in self.yours.scores:
+        for s in base.scores:
             lls = sorted(s.raw["loglikelihoods"], reverse=True)
             if len(lls) < 2 or lls[0] - lls[1] < threshold or s.raw["min_margin"] < threshold:
                 close.add(s.doc_id)
@@ -211,9 +223,9 @@ class Diagnosis:
         everything = {
             (cid, i): f for cid, r in self.results.items() if r.status == "done" for i, f in enumerate(r.findings)
         }
-        adjusted = stats.holm({f"{cid}/{i}": f.p for (cid, i), f in everything.items()})
+        rejected = _holm_by_family({f"{cid}/{i}": f for (cid, i), f in everything.items()})
         for (cid, i), f in everything.items():
-            _, reject = adjusted[f"{cid}/{i}"]
+            reject = rejected[f"{cid}/{i}"]
             significant = reject and abs(f.delta) > self.noise.half_width and not f.extra.get("screened")
             self.results[cid].findings[i] = _replace(f, significant=significant)
         best = []
@@ -222,8 +234,70 @@ class Diagnosis:
                 best.append(max(r.findings, key=lambda f: (_is_cause(f), _explains(f))))
         # Causes first: significant effects that move your score toward the reported one.
         self.ranking = sorted(best, key=lambda f: (not _is_cause(f), -_explains(f)))
-        if reconcile:
+        if not reconcile:
+            return
+        self.reconciliation = self._reconcile()
+        for round_ in range(2, ROUNDS + 1):
+            rec = self.reconciliation
+            if rec is None or rec.within_noise:
+                break
+            found = self._next_round(rec, round_)
+            if not found:
+                break
+            causes = [f for f in self.ranking if _is_cause(f)]
+            rest = [f for f in self.ranking if not _is_cause(f) and f.variant.check not in {g.variant.check for g in found}]
+            self.ranking = causes + found + rest
             self.reconciliation = self._reconcile()
+
+    def _next_round(self, rec: Reconciliation, round_: int) -> list[Finding]:
+        """Causes that show only once the fixes found so far are applied.
+
+        Two departures can hide each other: with the chat template on, the choice labels may not
+        matter at all, so neither fix alone closes much. When the reconciled setup still misses
+        the reported score beyond noise, every other check's variants are evaluated again on top
+        of it, compared with it on the same docs (Holm within the round), and the best cause of
+        each check joins the ranking, marked with the fixes it was found after."""
+        assert self.noise is not None
+        fixed = {v.check for v in rec.applied}
+        base_ev = self.engine.evaluate(rec.setup, self.limit) if rec.setup != self.session.yours else self.yours
+        assert base_ev is not None
+        transform = next((v.transform for v in rec.applied if v.transform), "")
+        base = _transform(transform, base_ev) if transform else self.values(base_ev)
+        context = self.context()
+        after = [v.name for v in rec.applied]
+        candidates: list[Finding] = []
+        for check in self.checks:
+            result = self.results.get(check.id)
+            if check.id in fixed or result is None or result.status != "done":
+                continue
+            try:
+                variants = check.variants(rec.setup, context)
+            except InputError:
+                continue
+            for variant in variants:
+                if variant.transform and transform:
+                    continue
+                before = self.engine.calls.total
+                try:
+                    if transform:   # the same re-reading as the base (from the metric check, fixed)
+                        scores = _transform(transform, self.engine.evaluate(variant.apply(rec.setup), self.limit))
+                    else:
+                        scores = self._variant_values(variant, None, base_ev)
+                except InputError:
+                    continue
+                c = stats.compare(base, scores)
+                closes, closes_ci = stats.closes(self.gap, c.delta, c.ci)
+                candidates.append(Finding(
+                    variant, sum(scores) / len(scores), c.delta, c.ci, c.p, closes, closes_ci, c.n, c.method,
+                    calls=self.engine.calls.total - before, extra={"round": round_, "after": after}))
+        rejected = _holm_by_family({str(i): f for i, f in enumerate(candidates)})
+        best: dict[str, Finding] = {}
+        for i, f in enumerate(candidates):
+            significant = rejected[str(i)] and abs(f.delta) > self.noise.half_width
+            f = _replace(f, significant=significant)
+            if _is_cause(f) and (f.variant.check not in best or _explains(f) > _explains(best[f.variant.check])):
+                best[f.variant.check] = f
+        return sorted(best.values(), key=lambda f: -_explains(f))
 
     def _reconcile(self) -> Reconciliation | None:
         fixes = [f.variant for f in self.ranking if _is_cause(f)]
@@ -281,6 +355,17 @@ class Diagnosis:
         self.measure()
         self.run_checks(on_check)
         self.conclude()
+
+
+def _holm_by_family(findings: dict[str, Finding]) -> dict[str, bool]:
+    """Holm's correction in two families: variants that test a fact the report states (a few
+    hypotheses fixed before looking) and the exploratory rest (many plausible values). Pooling
+    them would let a dozen prompt-format guesses drown the one test the report asked for."""
+    rejected: dict[str, bool] = {}
+    for known in (True, False):
+        family = {k: f.p for k, f in findings.items() if f.variant.known == known}
+        rejected.update({k: reject for k, (_, reject) in stats.holm(family).items()})
+    return rejected
 
 
 def _explains(f: Finding) -> float:

@@ -23,8 +23,14 @@ from scoregap.engine.environment import environment
 from scoregap.engine.lmeval_export import export
 
 SCREENING = ("Variants were first evaluated on a screening subset of the docs (a quarter, at least "
-             "60); a variant went on to every doc unless its 95% CI on the subset already lay inside "
-             "the noise floor. Numeric variants re-ran only docs whose choice margin could flip.")
+             "60); a variant went on to every doc unless the subset already settled it: its 95% CI "
+             "lay inside the noise floor, or wholly on the side that widens the gap (it cannot be a "
+             "cause). Numeric variants, and the batch-size repeat of the noise floor, re-ran only "
+             "docs whose choice margin could flip. Significance: Holm's correction at 5%, the "
+             "variants that test a fact the report states and the exploratory ones as two families, "
+             "and an effect must also exceed the noise floor. When the fixes found together still "
+             "miss the reported score beyond noise, the other checks are run again on top of them "
+             "(a cause that another one hid shows up then, marked \"after ...\"), up to three rounds.")
 
 
 def visible(text: str) -> str:
@@ -48,7 +54,8 @@ def _finding(f: Finding) -> dict[str, Any]:
         "score": _num(f.score), "delta": _num(f.delta), "ci": [_num(f.ci[0]), _num(f.ci[1])],
         "p": _num(f.p), "closes": _num(f.closes), "closes_ci": [_num(f.closes_ci[0]), _num(f.closes_ci[1])],
         "significant": f.significant, "n": f.n, "method": f.method, "calls": f.calls,
-        "screened": bool(f.extra.get("screened")),
+        "screened": f.extra.get("screened") or None,
+        "round": f.extra.get("round", 1), "after": f.extra.get("after", []),
     }
 
 
@@ -140,7 +147,8 @@ def markdown(m: dict[str, Any]) -> str:
     out += ["## Ranked causes", "", "| # | check | variant | score | Δ (points) | 95% CI | closes | p | significant |",
             "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(m["ranking"], 1):
-        out.append(f"| {i} | {r['check']} | {r['variant']} | {_pct(r['score'])} | {_signed(r['delta'])} | "
+        after = f" (after {', '.join(r['after'])})" if r["after"] else ""
+        out.append(f"| {i} | {r['check']} | {r['variant']}{after} | {_pct(r['score'])} | {_signed(r['delta'])} | "
                    f"{_ci(r['ci'])} | {_pct(r['closes'])}% | {r['p']:.2g} | {'yes' if r['significant'] else 'no'} |")
     rec = m["reconciliation"]
     if rec:
@@ -158,7 +166,7 @@ def markdown(m: dict[str, Any]) -> str:
             for v in c["variants"]:
                 star = " (known)" if v["known"] else ""
                 out.append(f"| {v['variant']}{star} | {_pct(v['score'])} | {_signed(v['delta'])} | {_ci(v['ci'])} | "
-                           f"{_pct(v['closes'])}% | {v['n']}{' screened' if v['screened'] else ''} | {v['calls']} |")
+                           f"{_pct(v['closes'])}% | {v['n']}{' (screened: ' + v['screened'] + ')' if v['screened'] else ''} | {v['calls']} |")
             out.append(f"\nMinimum detectable effect: {_pct(c['mde'])} points.")
         out.append("")
     out += ["## Prompt: yours vs reconciled (doc %d)" % m["prompt_diff"]["doc_id"], "", "```diff"]

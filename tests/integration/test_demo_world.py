@@ -89,7 +89,7 @@ def test_every_scenario_reports_what_the_reference_really_scores(engine):
     assert len(names) >= 8
     for name in names:
         session = load_session(DEMO / "sessions" / f"{name}.toml")
-        reference = load_setup(session.reported_setup)
+        reference = load_setup(session.reported_setup, relative_to=Path(session.path).parent)
         expected = score(engine, reference)
         if name == "leaderboard-scale":
             expected = (expected - 0.25) / 0.75

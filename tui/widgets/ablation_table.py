@@ -23,8 +23,9 @@ def _signed(x: float) -> str:
 def row_of(f: Finding, settled: bool = True) -> tuple[str, ...]:
     name = f.variant.name + (" (known)" if f.variant.known else "")
     ci = f"[{_signed(f.ci[0])}, {_signed(f.ci[1])}]"
-    if f.extra.get("screened"):
-        sig = "scr"            # screened out on a subset: inside the noise floor
+    screened = f.extra.get("screened")
+    if screened:                # settled on the screening subset
+        sig = "noise" if screened == "inside the noise floor" else "away"
     elif not settled:
         sig = "…"
     else:

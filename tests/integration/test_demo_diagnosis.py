@@ -1,8 +1,12 @@
-# Not collected yet (no test_ prefix): issue 4's acceptance on the demo world; a full diagnosis per
-# scenario takes minutes each on 2 cores. Rename to test_demo_diagnosis.py when the diagnosis is fast enough.
 """The diagnosis finds what was planted: on every demo scenario, a real headless diagnosis with
 the trained demo model must rank the planted checks where issue 4 says, explain the scale
-scenario with zero model calls, call the noise-only scenario within noise, and reconcile."""
+scenario with zero model calls, call the noise-only scenario within noise, and reconcile.
+
+To fit the suite's time budget each scenario runs on its first LIMIT docs (the docs are shuffled,
+so both subtasks are there in proportion), and its reported score is what the reference setup
+really scores on those same docs — computed here, the way scripts/demo_world.py computes the
+sessions' numbers on all of them. `scoregap demo --headless NAME` runs the full scenario.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,14 @@ from scoregap.engine.cache import Cache
 from scoregap.engine.diagnosis import Diagnosis
 from scoregap.engine.evaluate import Engine
 from scoregap.engine.model import resolve_model
+from dataclasses import replace
+from pathlib import Path
+
 from scoregap.engine.session import load_session
-from scoregap.engine.setup import PROFILES_DIR
+from scoregap.engine.setup import load_setup
 from scoregap.tui.demo import scenarios
+
+LIMIT = 120
 
 SCENARIOS = dict(scenarios())
 pytestmark = [
@@ -32,7 +41,11 @@ def cache(tmp_path_factory):
 def diagnose(name, cache, checks=None):
     session = load_session(SCENARIOS[name])
     engine = Engine(resolve_model(session.model, cache=cache), cache)
-    d = Diagnosis(session, engine, [c for c in CHECKS if checks is None or c.id in checks], session.limit)
+    reported = engine.evaluate(load_setup(session.reported_setup, relative_to=Path(session.path).parent), LIMIT).result.score
+    if name == "leaderboard-scale":     # the leaderboard's (s - 1/k) / (1 - 1/k), k = 4 choices
+        reported = (reported - 0.25) / 0.75
+    session = replace(session, reported_score=reported, limit=LIMIT)
+    d = Diagnosis(session, engine, [c for c in CHECKS if checks is None or c.id in checks], LIMIT)
     d.run()
     return d
 
