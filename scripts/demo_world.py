@@ -4,6 +4,7 @@
     python scripts/demo_world.py train      # train the model into profiles/demo/model/ (≤ 3 min)
     python scripts/demo_world.py report     # score the reference setups and their sensitivities
     python scripts/demo_world.py scenarios  # write the demo sessions, reported scores computed
+    python scripts/demo_world.py accuracy   # diagnose every scenario in full; the acceptance table
 
 Why a world of its own: scoregap's diagnosis must be shown (and tested) on a model that is really
 evaluated and really sensitive to the checklist's factors, on a machine with no GPU and no hub.
@@ -20,7 +21,9 @@ phrased "42 in all."). Like a real model it also saw other formats, but there it
 worse: each factor that departs from the reference halves the chance that a training answer is
 right, and otherwise the answer is the first listed choice — the position bias of a model
 prompted off its format. Off-format prompts therefore lose accuracy factor by factor, roughly
-additively, as the published format studies find. Two effects need no training at all:
+additively, as the published format studies find — but not evenly, as in real models: "1) text"
+for "A. text" costs the trained model under a point, "1: text" costs it 38 (scripts/demo_world.py
+report lists both; the labels scenarios plant the second). Two effects need no training at all:
 - acc vs acc_norm: about half the questions list the bare number as a distractor ("42" beside
   "42 apples"). A prefix of the gold always has the larger total loglikelihood, so acc picks it;
   per-character normalization does not.
@@ -218,10 +221,53 @@ def write_scenarios() -> None:
         + tomli_w.dumps({"order": [sc.name for sc in SCENARIOS]}))
 
 
+def accuracy(out: Path) -> None:
+    """Diagnose every scenario in full (all docs, all checks) and print how it did: the issue's
+    acceptance table, with the reports of each run written under `out`."""
+    import tempfile
+
+    from scoregap.checks import CHECKS
+    from scoregap.engine.cache import Cache
+    from scoregap.engine.diagnosis import Diagnosis
+    from scoregap.engine.evaluate import Engine
+    from scoregap.engine.model import resolve_model
+    from scoregap.engine.reports import report_model, write_reports
+    from scoregap.engine.session import load_session
+
+    cache = Cache(tempfile.mkdtemp())
+    print("| scenario | planted | causes found (best first) | verdict | gap | reconciled | residual | "
+          "calls | seconds |\n|---|---|---|---|---|---|---|---|---|")
+    per_check: dict[str, dict[str, int]] = {}
+    for sc in SCENARIOS:
+        began = time.perf_counter()
+        session = load_session(DEMO / "sessions" / f"{sc.name}.toml")
+        engine = Engine(resolve_model(session.model, cache=cache), cache)
+        d = Diagnosis(session, engine, CHECKS, session.limit)
+        d.run()
+        write_reports(report_model(d), out / sc.name)
+        found = [f"{f.variant.check} ({f.variant.name}{', round ' + str(f.extra['round']) if 'round' in f.extra else ''})"
+                 for f in d.ranking if f.significant and f.closes > 0]
+        rec = d.reconciliation
+        per_check[sc.name] = {cid: r.calls for cid, r in d.results.items()}
+        print(f"| {sc.name} | {', '.join(sc.causes) or '—'} | {'; '.join(found) or '—'} | {d.verdict} | "
+              f"{100 * d.gap:+.1f} | {f'{100 * rec.score:.1f}' if rec else '—'} | "
+              f"{f'{100 * rec.residual:+.1f}' + (' (noise)' if rec.within_noise else '') if rec else '—'} | "
+              f"{engine.calls.total} | {time.perf_counter() - began:.0f} |", flush=True)
+    checks = [c.id for c in CHECKS]
+    print("\nModel calls per check (cache hits excluded; scenarios run in this order, sharing a cache):\n")
+    print("| scenario | " + " | ".join(checks) + " |\n|---|" + "---|" * len(checks))
+    for name, calls in per_check.items():
+        print(f"| {name} | " + " | ".join(str(calls.get(c, "—")) for c in checks) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("step", choices=("tasks", "train", "report", "scenarios"))
+    parser.add_argument("step", choices=("tasks", "train", "report", "scenarios", "accuracy"))
+    parser.add_argument("--out", type=Path, default=Path("demo-reports"), help="accuracy: where the reports go")
     args = parser.parse_args(argv)
+    if args.step == "accuracy":
+        accuracy(args.out)
+        return 0
     if args.step == "tasks":
         write_tasks()
         print(f"wrote {TASKS}")

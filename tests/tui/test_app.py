@@ -159,7 +159,7 @@ async def _test_wizard_checklist_ranking_report_match_the_headless_run(shared_ca
     assert saved["reconciliation"] == expected["reconciliation"]
 
 
-async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache: Path) -> None:
+async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache: Path, hold) -> None:
     from scoregap.tui.app import make_app
     from scoregap.tui.diagnosis_run import ProgressUpdate
     from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
@@ -171,7 +171,7 @@ async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(sh
         started = []
 
         def on_progress(update: ProgressUpdate) -> None:
-            if update.stage.startswith("prompt:") and update.done:
+            if update.stage.startswith("prompt:"):
                 started.append(update)
 
         app.checklist.show_progress = _also(app.checklist.show_progress, on_progress)
@@ -188,6 +188,7 @@ async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(sh
         await pilot.pause()
         assert app.screen is app.checklist and app.is_running
         await pilot.press("c")
+        hold.set()                                     # the worker goes on, sees the cancel, stops
         await settle(app, pilot)
         assert app.checklist.states["prompt"].status == "cancelled"
         assert not app.session_run.busy
@@ -268,8 +269,26 @@ def test_wizard_checklist_ranking_report_match_the_headless_run(shared_cache: Pa
     asyncio.run(_test_wizard_checklist_ranking_report_match_the_headless_run(shared_cache, tmp_path))
 
 
-def test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache: Path) -> None:
-    asyncio.run(_test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache))
+def test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache: Path, monkeypatch) -> None:
+    import threading
+
+    from scoregap.tui.diagnosis_run import AppProgress
+
+    # The prompt check's worker waits after its first batch until the test has pressed its keys,
+    # so the check is surely still running when it is cancelled, however fast the machine.
+    hold = threading.Event()
+    advance = AppProgress.advance
+
+    def held(self, n):  # noqa: ANN001, ANN202
+        advance(self, n)
+        if self.stage.startswith("prompt:"):
+            hold.wait(timeout=60)
+
+    monkeypatch.setattr(AppProgress, "advance", held)
+    try:
+        asyncio.run(_test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache, hold))
+    finally:
+        hold.set()
 
 
 def test_resume_recomputes_nothing(shared_cache: Path) -> None:
