@@ -11,7 +11,9 @@ Steps (each a method, so the TUI can run them one at a time with progress and ca
 3. `conclude()`: Holm correction over every finding of every check (the variants testing stated
    facts and the exploratory ones as two families), significance beyond the
    noise floor, the ranking, the reconciliation (the best significant fix of every check applied
-   together, evaluated) and the Shapley split of the gap over the top ≤ 4 checks.
+   together, in ranking order, each kept only if it brings the score closer to the reported one;
+   evaluated), further rounds when a residual beyond noise remains (causes one fix was hiding)
+   and the Shapley split of the gap over the top ≤ 4 checks.
 
 Scores are fractions throughout; the gap is reported − yours, so a variant "closes" the gap when
 it moves your score toward the reported one. Every model output goes through the engine's cache:
@@ -21,7 +23,7 @@ a re-run or a resumed session recomputes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from scoregap.engine import stats
 from scoregap.engine.checks_api import Check, CheckContext, CheckResult, Finding, Variant
@@ -59,6 +61,9 @@ class Diagnosis:
     results: dict[str, CheckResult] = field(default_factory=dict)
     ranking: list[Finding] = field(default_factory=list)
     reconciliation: Reconciliation | None = None
+    # Front ends follow a check variant by variant (the app's table fills in live).
+    on_variant: Callable[[Variant], None] | None = None
+    on_finding: Callable[[Finding], None] | None = None
 
     # -- your run and the noise floor ------------------------------------------------------------
 
@@ -132,8 +137,12 @@ class Diagnosis:
         findings, failures = [], []
         try:
             for variant in check.variants(self.session.yours, context):
+                if self.on_variant:
+                    self.on_variant(variant)
                 try:
                     findings.append(self._screen(variant))
+                    if self.on_finding:
+                        self.on_finding(findings[-1])
                 except InputError as err:   # one variant the model cannot run; the others go on
                     failures.append(f"{variant.name}: {err}")
         except Cancelled:
@@ -300,7 +309,19 @@ class Diagnosis:
         return sorted(best.values(), key=lambda f: -_explains(f))
 
     def _reconcile(self) -> Reconciliation | None:
-        fixes = [f.variant for f in self.ranking if _is_cause(f)]
+        """The causes' fixes together, taken in ranking order; a fix that would not bring the
+        combined score closer to the reported one is left out. Several checks can each explain
+        the same gap on their own (a rescaled number, or a prompt that happens to score as low):
+        those are alternatives, and applying them all would overshoot."""
+        fixes: list[Variant] = []
+        distance = abs(self.gap)
+        for f in self.ranking:
+            if not _is_cause(f):
+                continue
+            trial = self._score_with(fixes + [f.variant])
+            if abs(self.session.reported_score - trial) < distance - 1e-12:
+                fixes.append(f.variant)
+                distance = abs(self.session.reported_score - trial)
         if not fixes:
             return None
         setup, applied = self._combine(fixes)

@@ -28,7 +28,10 @@ SCREENING = ("Variants were first evaluated on a screening subset of the docs (a
              "cause). Numeric variants, and the batch-size repeat of the noise floor, re-ran only "
              "docs whose choice margin could flip. Significance: Holm's correction at 5%, the "
              "variants that test a fact the report states and the exploratory ones as two families, "
-             "and an effect must also exceed the noise floor. When the fixes found together still "
+             "and an effect must also exceed the noise floor. The reconciliation applies the causes' "
+             "fixes in ranking order, keeping each only if it brings the score closer to the "
+             "reported one (causes that explain the same gap alone are alternatives, not a sum). "
+             "When the fixes found together still "
              "miss the reported score beyond noise, the other checks are run again on top of them "
              "(a cause that another one hid shows up then, marked \"after ...\"), up to three rounds.")
 

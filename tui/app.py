@@ -36,7 +36,6 @@ from scoregap.tui.diagnosis_run import (
     CheckFinished,
     CheckStarted,
     Concluded,
-    LiveDiagnosis,
     Measured,
     ProgressUpdate,
     RunCancelled,
@@ -218,6 +217,7 @@ class ScoregapApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", description="The diagnosis")
     def drive(self, run: SessionRun) -> None:
         from scoregap.checks import CHECKS, get
+        from scoregap.engine.diagnosis import Diagnosis
         from scoregap.engine.evaluate import Engine
         from scoregap.engine.model import resolve_model
         from scoregap.engine.reports import report_model
@@ -233,7 +233,7 @@ class ScoregapApp(App[None]):
                 post(ProgressUpdate(progress.stage, "", 0, 0, 0.0))
                 try:
                     model = resolve_model(run.session.model, run.session.revision, self.cache)
-                    d = LiveDiagnosis(run.session, Engine(model, self.cache, progress), CHECKS, run.limit)
+                    d = Diagnosis(run.session, Engine(model, self.cache, progress), CHECKS, run.limit)
                     progress.stage = "measuring your setup"
                     d.measure()
                 except Cancelled:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from textual.message import Message
 
-from scoregap.engine.checks_api import CheckResult, Finding, Variant
+from scoregap.engine.checks_api import CheckResult, Finding
 from scoregap.engine.diagnosis import Diagnosis
 from scoregap.engine.session import Session
 
@@ -164,29 +164,13 @@ class AppProgress:
         self.post(ProgressUpdate(self.stage, self.label, self.done, self.total, now - self.began, finished))
 
 
-class LiveDiagnosis(Diagnosis):
-    """A `Diagnosis` that reports each variant as soon as it is evaluated, so the ablation table
-    fills in live. It hooks the one per-variant step (`_screen`) and changes nothing it computes."""
-
-    on_variant: Callable[[Variant], None] | None = None
-    on_finding: Callable[[Finding], None] | None = None
-
-    def _screen(self, variant: Variant) -> Finding:
-        if self.on_variant:
-            self.on_variant(variant)
-        finding = super()._screen(variant)
-        if self.on_finding:
-            self.on_finding(finding)
-        return finding
-
-
 @dataclass
 class SessionRun:
     """One open session: the diagnosis (once measured), the work queue and the cancel flag."""
 
     session: Session
     limit: int
-    diagnosis: LiveDiagnosis | None = None
+    diagnosis: Diagnosis | None = None
     model_directory: str = ""
     queue: deque[str] = field(default_factory=deque)
     cancel: threading.Event = field(default_factory=threading.Event)
