@@ -240,9 +240,9 @@ class Diagnosis:
         best = []
         for r in self.results.values():
             if r.status == "done" and r.findings:
-                best.append(max(r.findings, key=lambda f: (_is_cause(f), _explains(f))))
+                best.append(max(r.findings, key=lambda f: (is_cause(f), _explains(f))))
         # Causes first: significant effects that move your score toward the reported one.
-        self.ranking = sorted(best, key=lambda f: (not _is_cause(f), -_explains(f)))
+        self.ranking = sorted(best, key=lambda f: (not is_cause(f), -_explains(f)))
         if not reconcile:
             return
         self.reconciliation = self._reconcile()
@@ -253,8 +253,8 @@ class Diagnosis:
             found = self._next_round(rec, round_)
             if not found:
                 break
-            causes = [f for f in self.ranking if _is_cause(f)]
-            rest = [f for f in self.ranking if not _is_cause(f) and f.variant.check not in {g.variant.check for g in found}]
+            causes = [f for f in self.ranking if is_cause(f)]
+            rest = [f for f in self.ranking if not is_cause(f) and f.variant.check not in {g.variant.check for g in found}]
             self.ranking = causes + found + rest
             self.reconciliation = self._reconcile()
 
@@ -304,7 +304,7 @@ class Diagnosis:
         for i, f in enumerate(candidates):
             significant = rejected[str(i)] and abs(f.delta) > self.noise.half_width
             f = _replace(f, significant=significant)
-            if _is_cause(f) and (f.variant.check not in best or _explains(f) > _explains(best[f.variant.check])):
+            if is_cause(f) and (f.variant.check not in best or _explains(f) > _explains(best[f.variant.check])):
                 best[f.variant.check] = f
         return sorted(best.values(), key=lambda f: -_explains(f))
 
@@ -316,7 +316,7 @@ class Diagnosis:
         fixes: list[Variant] = []
         distance = abs(self.gap)
         for f in self.ranking:
-            if not _is_cause(f):
+            if not is_cause(f):
                 continue
             trial = self._score_with(fixes + [f.variant])
             if abs(self.session.reported_score - trial) < distance - 1e-12:
@@ -395,7 +395,9 @@ def _explains(f: Finding) -> float:
     return 1.0 - abs(1.0 - f.closes) if f.closes > 0 else f.closes
 
 
-def _is_cause(f: Finding) -> bool:
+def is_cause(f: Finding) -> bool:
+    """A significant effect that moves your score toward the reported one without carrying it
+    further past the report than it started (closes in (0, 2))."""
     return f.significant and _explains(f) > 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from scoregap.engine.checks_api import Finding
-from scoregap.engine.diagnosis import Diagnosis
+from scoregap.engine.diagnosis import Diagnosis, is_cause
 from scoregap.engine.environment import environment
 from scoregap.engine.lmeval_export import export
 
@@ -56,7 +56,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "transform": f.variant.transform or None, "known": f.variant.known,
         "score": _num(f.score), "delta": _num(f.delta), "ci": [_num(f.ci[0]), _num(f.ci[1])],
         "p": _num(f.p), "closes": _num(f.closes), "closes_ci": [_num(f.closes_ci[0]), _num(f.closes_ci[1])],
-        "significant": f.significant, "n": f.n, "method": f.method, "calls": f.calls,
+        "significant": f.significant, "cause": is_cause(f), "n": f.n, "method": f.method, "calls": f.calls,
         "screened": f.extra.get("screened") or None,
         "round": f.extra.get("round", 1), "after": f.extra.get("after", []),
     }

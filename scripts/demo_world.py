@@ -228,7 +228,7 @@ def accuracy(out: Path) -> None:
 
     from scoregap.checks import CHECKS
     from scoregap.engine.cache import Cache
-    from scoregap.engine.diagnosis import Diagnosis
+    from scoregap.engine.diagnosis import Diagnosis, is_cause
     from scoregap.engine.evaluate import Engine
     from scoregap.engine.model import resolve_model
     from scoregap.engine.reports import report_model, write_reports
@@ -246,7 +246,7 @@ def accuracy(out: Path) -> None:
         d.run()
         write_reports(report_model(d), out / sc.name)
         found = [f"{f.variant.check} ({f.variant.name}{', round ' + str(f.extra['round']) if 'round' in f.extra else ''})"
-                 for f in d.ranking if f.significant and f.closes > 0]
+                 for f in d.ranking if is_cause(f)]
         rec = d.reconciliation
         per_check[sc.name] = {cid: r.calls for cid, r in d.results.items()}
         print(f"| {sc.name} | {', '.join(sc.causes) or '—'} | {'; '.join(found) or '—'} | {d.verdict} | "

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from textual.message import Message
 
 from scoregap.engine.checks_api import CheckResult, Finding
-from scoregap.engine.diagnosis import Diagnosis
+from scoregap.engine.diagnosis import Diagnosis, is_cause
 from scoregap.engine.session import Session
 
 CONCLUDE = "__conclude__"
@@ -122,7 +122,7 @@ class Summary:
     def of(cls, d: Diagnosis) -> "Summary":
         top = ""
         for f in d.ranking:
-            if f.significant and f.closes > 0:
+            if is_cause(f):
                 top = f"{f.variant.check}: {f.variant.name} ({100 * f.delta:+.1f})"
                 break
         assert d.yours is not None and d.noise is not None

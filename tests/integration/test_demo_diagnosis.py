@@ -14,7 +14,7 @@ import pytest
 
 from scoregap.checks import CHECKS
 from scoregap.engine.cache import Cache
-from scoregap.engine.diagnosis import Diagnosis
+from scoregap.engine.diagnosis import Diagnosis, is_cause
 from scoregap.engine.evaluate import Engine
 from scoregap.engine.model import resolve_model
 from dataclasses import replace
@@ -51,7 +51,7 @@ def diagnose(name, cache, checks=None):
 
 
 def causes(d):
-    return [f.variant.check for f in d.ranking if f.significant and f.closes > 0]
+    return [f.variant.check for f in d.ranking if is_cause(f)]
 
 
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if len(load_session(SCENARIOS[n]).truth) == 1
@@ -62,6 +62,12 @@ def test_single_cause_scenarios_rank_the_planted_check_first(name, cache):
     assert d.verdict == "gap"
     assert causes(d) and causes(d)[0] == planted, [(f.variant.check, f.variant.name, f.closes) for f in d.ranking]
     assert d.reconciliation is not None and d.reconciliation.within_noise
+    # Re-reading stored outputs is free: metric (but acc_mutual_info, which needs each choice's
+    # unconditional loglikelihood), scale and normalization variants make no model call.
+    for cid in ("metric", "normalization"):
+        for f in d.results[cid].findings:
+            if dict(f.variant.changes).get("scoring.metric") != "acc_mutual_info":
+                assert f.calls == 0, (cid, f.variant.name, f.calls)
 
 
 @pytest.mark.parametrize("name", [n for n in SCENARIOS if len(load_session(SCENARIOS[n]).truth) == 2])
