@@ -22,7 +22,7 @@ worse: each factor that departs from the reference halves the chance that a trai
 right, and otherwise the answer is the first listed choice — the position bias of a model
 prompted off its format. Off-format prompts therefore lose accuracy factor by factor, roughly
 additively, as the published format studies find — but not evenly, as in real models: "1) text"
-for "A. text" costs the trained model under a point, "1: text" costs it 38 (scripts/demo_world.py
+for "A. text" moves the trained model under a point, "1: text" costs it 38 (scripts/demo_world.py
 report lists both; the labels scenarios plant the second). Two effects need no training at all:
 - acc vs acc_norm: about half the questions list the bare number as a distractor ("42" beside
   "42 apples"). A prefix of the gold always has the larger total loglikelihood, so acc picks it;
