@@ -88,6 +88,8 @@ def report() -> dict:
          "closes": 0.94, "significant": True},
         {"check": "prompt", "variant": "choices as (A)", "score": 0.35, "delta": 0.05, "ci": [-0.03, 0.13],
          "closes": 0.08, "significant": False},
+        {"check": "fewshot", "variant": "k = 3", "score": 0.96, "delta": 0.035, "ci": [0.01, 0.06],
+         "closes": 0.05, "significant": True, "after": ["chat template off"]},     # a round-2 cause
         {"check": "metric", "variant": "acc", "score": 0.275, "delta": -0.025, "ci": [-0.06, 0.01],
          "closes": -0.04, "significant": False},
     ]

@@ -74,7 +74,8 @@ class RankingScreen(Screen):
         effects = []
         for i, r in enumerate(report["ranking"], 1):
             ci = f"[{_signed(r['ci'][0])}, {_signed(r['ci'][1])}]"
-            table.add_row(str(i), r["check"], r["variant"], _pts(r["score"]), _signed(r["delta"]), ci,
+            after = f" (after {', '.join(r['after'])})" if r.get("after") else ""   # a later round's cause
+            table.add_row(str(i), r["check"], r["variant"] + after, _pts(r["score"]), _signed(r["delta"]), ci,
                           "—" if r["closes"] is None else f"{100 * r['closes']:.0f}%",
                           "yes" if r["significant"] else "no")
             lo, hi = (x if x is not None else float("nan") for x in r["ci"])
