@@ -129,7 +129,7 @@ def _ci(ci: list[float | None]) -> str:
     return "—" if None in ci else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"  # type: ignore[operator]
 
 
-def _verdict_line(m: dict[str, Any]) -> str:
+def verdict_line(m: dict[str, Any]) -> str:
     gap, noise = m["gap"], m["noise_floor"]["half_width"]
     if m["verdict"] == "within_noise":
         return (f"The gap of {_signed(gap)} points is within the noise floor (±{_pct(noise)} points): "
@@ -146,7 +146,7 @@ def _verdict_line(m: dict[str, Any]) -> str:
 
 
 def markdown(m: dict[str, Any]) -> str:
-    out = [f"# scoregap diagnosis: {m['task']['name']} on {m['model']['name']}", "", f"**{_verdict_line(m)}**", ""]
+    out = [f"# scoregap diagnosis: {m['task']['name']} on {m['model']['name']}", "", f"**{verdict_line(m)}**", ""]
     out += ["## Ranked causes", "", "| # | check | variant | score | Δ (points) | 95% CI | closes | p | significant |",
             "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(m["ranking"], 1):
@@ -155,7 +155,7 @@ def markdown(m: dict[str, Any]) -> str:
                    f"{_ci(r['ci'])} | {_pct(r['closes'])}% | {r['p']:.2g} | {'yes' if r['significant'] else 'no'} |")
     rec = m["reconciliation"]
     if rec:
-        out += ["", "## Reconciliation", "", _verdict_line(m), ""]
+        out += ["", "## Reconciliation", "", verdict_line(m), ""]
         if rec["shapley"]:
             out += ["Shapley split of the gap:", ""]
             out += [f"- {k}: {_signed(v)} points" for k, v in rec["shapley"].items()]
@@ -233,7 +233,7 @@ def html_report(m: dict[str, Any]) -> str:
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}
 pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 <h1>scoregap diagnosis: {e(m['task']['name'])} on {e(m['model']['name'])}</h1>
-<p><strong>{e(_verdict_line(m))}</strong></p>
+<p><strong>{e(verdict_line(m))}</strong></p>
 <h2>Effects (points, 95% CI; dashed: the gap)</h2>{_svg_effects(m)}
 <h2>Ranked causes</h2><table><tr><th>#</th><th>check</th><th>variant</th><th>score</th><th>Δ</th><th>95% CI</th><th>closes</th><th>significant</th></tr>{rows}</table>
 <h2>Checks</h2>{checks}

@@ -13,6 +13,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from scoregap.engine.reports import verdict_line
 from scoregap.tui.widgets.effect_chart import Effect, EffectChart
 
 
@@ -22,22 +23,6 @@ def _pts(x: float | None) -> str:
 
 def _signed(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:+.1f}"
-
-
-def verdict(m: dict[str, Any]) -> str:
-    gap, noise = m["gap"], m["noise_floor"]["half_width"]
-    if m["verdict"] == "within_noise":
-        return f"The gap of {_signed(gap)} points is within the noise floor (±{_pts(noise)}): no cause needed."
-    text = (f"Reported {_pts(m['reported']['score'])}, yours {_pts(m['yours']['score'])}: "
-            f"a gap of {_signed(gap)} points (noise floor ±{_pts(noise)}).")
-    rec = m["reconciliation"]
-    if rec:
-        fixes = ", ".join(f"{a['check']}: {a['variant']}" for a in rec["applied"])
-        text += (f" With {fixes} applied you score {_pts(rec['score'])}; reported {_pts(m['reported']['score'])}; "
-                 f"residual {_signed(rec['residual'])}, {'within' if rec['within_noise'] else 'beyond'} noise.")
-    else:
-        text += " No check explained it significantly."
-    return text
 
 
 class RankingScreen(Screen):
@@ -68,7 +53,7 @@ class RankingScreen(Screen):
         self.report = report
         if not self.is_mounted:
             return
-        self.query_one("#verdict", Static).update(Text(verdict(report), style="bold"))
+        self.query_one("#verdict", Static).update(Text(verdict_line(report), style="bold"))
         table = self.query_one(DataTable)
         table.clear()
         effects = []
