@@ -314,18 +314,17 @@ class Diagnosis:
         the same gap on their own (a rescaled number, or a prompt that happens to score as low):
         those are alternatives, and applying them all would overshoot."""
         fixes: list[Variant] = []
-        distance = abs(self.gap)
+        score = self.yours_score
         for f in self.ranking:
             if not is_cause(f):
                 continue
             trial = self._score_with(fixes + [f.variant])
-            if abs(self.session.reported_score - trial) < distance - 1e-12:
+            if abs(self.session.reported_score - trial) < abs(self.session.reported_score - score) - 1e-12:
                 fixes.append(f.variant)
-                distance = abs(self.session.reported_score - trial)
+                score = trial
         if not fixes:
             return None
         setup, applied = self._combine(fixes)
-        score = self._score_with(fixes)
         residual = self.session.reported_score - score
         players = [v.check for v in applied][:4]
         by_check = {v.check: v for v in applied}

@@ -205,6 +205,13 @@ async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(sh
         assert db.execute("SELECT COUNT(*) FROM results").fetchone()[0] > 0
 
 
+async def run_check(app, pilot, check: str) -> None:  # noqa: ANN001
+    """Pick a check in the sidebar, run it, and wait until the app is idle again."""
+    await highlight(app, pilot, check)
+    await pilot.press("r")
+    await settle(app, pilot)
+
+
 def _also(show, extra):  # noqa: ANN001, ANN202
     def both(update):  # noqa: ANN001, ANN202
         extra(update)
@@ -220,9 +227,7 @@ async def _test_resume_recomputes_nothing(shared_cache: Path) -> None:
     first = make_app(SCENARIO, cache_dir=shared_cache, limit=LIMIT)
     async with first.run_test(size=SIZE) as pilot:
         await settle(first, pilot)
-        await highlight(first, pilot, "metric")
-        await pilot.press("r")
-        await settle(first, pilot)
+        await run_check(first, pilot, "metric")
         assert first.checklist.states["metric"].status == "done"
     # The terminal closed. `scoregap` again: the session is listed under recent sessions.
     again = make_app(cache_dir=shared_cache)            # no --limit: the session's record knows it
@@ -334,15 +339,11 @@ async def _test_a_failing_check_is_a_message_and_the_others_keep_working(shared_
     app = make_app(SCENARIO, cache_dir=shared_cache, limit=LIMIT)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await highlight(app, pilot, "loading")
-        await pilot.press("r")
-        await settle(app, pilot)
+        await run_check(app, pilot, "loading")
         assert app.checklist.states["loading"].status == "failed"
         status = str(app.screen.query_one("#check-status").render())
         assert "out of memory" in status and "batch_size" in status
-        await highlight(app, pilot, "metric")
-        await pilot.press("r")
-        await settle(app, pilot)
+        await run_check(app, pilot, "metric")
         assert app.checklist.states["metric"].status == "done"
 
 
