@@ -102,7 +102,7 @@ def _question(rng: random.Random) -> tuple[str, str, int, list[int]]:
 
 
 def _docs(rng: random.Random, count: int, seen: set[str]) -> list[dict[str, Any]]:
-    from scoregap.engine.tinymodel import number_words
+    from scoregap.profiles.tinymodel import number_words
 
     docs: list[dict[str, Any]] = []
     while len(docs) < count:
@@ -140,7 +140,7 @@ def write_model(directory: Path) -> int:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from scoregap.engine.tinymodel import build_tokenizer, default_corpus
+    from scoregap.profiles.tinymodel import build_tokenizer, default_corpus
 
     tokenizer = build_tokenizer(default_corpus())
     config = LlamaConfig(
@@ -364,7 +364,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> Figures:
     from lm_eval.tasks import TaskManager
 
     from scoregap.engine.lmeval_export import export
-    from scoregap.engine.setup import load_setup
+    from scoregap.engine.presets import load_setup
     from scoregap.engine.tasks import load_task
 
     if args.threads:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from scoregap.checks import (  # noqa: F401  (imported to register, in DESIGN order)
     codebase,
-    seed,
-    metric,
-    normalization,
-    prompt,
-    template,
     fewshot,
     generation,
     loading,
+    metric,
+    normalization,
+    prompt,
+    seed,
+    template,
 )
 from scoregap.checks.base import registered
 from scoregap.engine.checks_api import CHECK_IDS, Check

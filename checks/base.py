@@ -107,9 +107,11 @@ class VariantSet:
             if stated != self.yours.get(key):
                 yield key, value
 
-    def add_known(self, name_for: Callable[[str, Any], str]) -> None:
+    def add_known(self, name_for: Callable[[str, Any], str],
+                  rerun_for: Callable[[str], str] = lambda key: "all") -> None:
         for key, value in self.known_differences():
-            self.add(name_for(key, value), {key: value}, known=True, note="the report states it")
+            self.add(name_for(key, value), {key: value}, known=True, note="the report states it",
+                     rerun=rerun_for(key))
 
     def settled(self, key: str) -> bool:
         """True when the report states this key: it is tested directly, not explored."""
@@ -125,6 +127,7 @@ class VariantSet:
         transform: str = "",
         known: bool = False,
         note: str = "",
+        rerun: str = "all",
     ) -> bool:
         """Add a variant if it obeys the rules; True when it was added."""
         changes = dict(changes or {})
@@ -152,7 +155,7 @@ class VariantSet:
         self._names.add(name)
         self._effects.add(effect)
         self._variants.append(
-            Variant(self.check, name, tuple(changes.items()), transform, known, note)
+            Variant(self.check, name, tuple(changes.items()), transform, known, note, rerun)
         )
         return True
 
@@ -216,8 +219,12 @@ class BaseCheck:
         """The name of a variant that sets `key` to a reported `value`."""
         return f"{key} = {value!r}"
 
+    def rerun_for(self, key: str) -> str:
+        """How a variant changing `key` may be re-run (see RERUNS in engine/checks_api.py)."""
+        return "all"
+
     def collect(self, yours: Setup, context: CheckContext, *, explore_known: bool = False) -> VariantSet:
         """A VariantSet with the reported facts for this check's keys already in it."""
         found = VariantSet(self.id, yours, context, self.keys, explore_known=explore_known)
-        found.add_known(self.name_for)
+        found.add_known(self.name_for, self.rerun_for)
         return found

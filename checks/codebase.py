@@ -22,7 +22,8 @@ from typing import Any
 from scoregap.checks.base import BaseCheck, pool_size, register
 from scoregap.engine.checks_api import CheckContext, Question, Variant
 from scoregap.engine.errors import InputError
-from scoregap.engine.setup import Setup, load_setup
+from scoregap.engine.presets import load_setup
+from scoregap.engine.setup import Setup
 
 # The sections a codebase decides; task, generation and loading stay yours.
 CODEBASE_SECTIONS = ("prompt", "fewshot", "chat", "scoring")

@@ -24,6 +24,8 @@ DTYPES = ("float32", "bfloat16", "float16")
 BATCH_SIZES = (1, 64)
 ATTENTION = {"eager": "eager attention", "sdpa": "SDPA attention"}
 BACKENDS = {"transformers": "transformers", "vllm": "vLLM"}
+# Keys that change only the arithmetic: their variants re-run only the docs that could flip.
+NUMERIC = ("loading.dtype", "loading.batch_size", "loading.padding_side", "loading.attn_implementation")
 
 
 @register
@@ -64,6 +66,9 @@ class LoadingCheck(BaseCheck):
         Question("loading.device", "On what hardware?"),
     )
 
+    def rerun_for(self, key: str) -> str:
+        return "margin" if key in NUMERIC else "all"
+
     def name_for(self, key: str, value: Any) -> str:
         if key == "loading.batch_size":
             return f"batch size {value}"
@@ -82,16 +87,16 @@ class LoadingCheck(BaseCheck):
         lo = yours.loading
         for dtype in DTYPES:
             if dtype != lo.dtype:
-                found.add(dtype, {"loading.dtype": dtype})
+                found.add(dtype, {"loading.dtype": dtype}, rerun="margin")
         for size in BATCH_SIZES:
             if size != lo.batch_size:
-                found.add(self.name_for("loading.batch_size", size), {"loading.batch_size": size})
+                found.add(self.name_for("loading.batch_size", size), {"loading.batch_size": size}, rerun="margin")
         if lo.batch_size != 1:   # one sequence a batch is never padded
             side = "left" if lo.padding_side == "right" else "right"
-            found.add(self.name_for("loading.padding_side", side), {"loading.padding_side": side})
+            found.add(self.name_for("loading.padding_side", side), {"loading.padding_side": side}, rerun="margin")
         for attention, name in ATTENTION.items():
             if attention != lo.attn_implementation:
-                found.add(name, {"loading.attn_implementation": attention})
+                found.add(name, {"loading.attn_implementation": attention}, rerun="margin")
         for backend, name in BACKENDS.items():
             if backend != lo.backend and backend in context.backends:
                 found.add(name, {"loading.backend": backend})

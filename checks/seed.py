@@ -18,19 +18,14 @@ from typing import Any
 
 from scoregap.checks.base import BaseCheck, VariantSet, register
 from scoregap.engine.checks_api import CheckContext, Question, Variant
+from scoregap.engine.noise import (
+    STEPS,
+    random_keys,
+    sampling_is_random,
+    seed_name,
+    shots_are_random,
+)
 from scoregap.engine.setup import Setup
-
-STEPS = (1, 2)
-
-
-def shots_are_random(yours: Setup) -> bool:
-    """Whether the few-shot seed changes the prompt: a random sample, or a shuffled order."""
-    f = yours.fewshot
-    return f.k > 0 and (f.sampler == "random" or (f.order == "shuffled" and f.k >= 2))
-
-
-def sampling_is_random(yours: Setup) -> bool:
-    return yours.scoring.method == "generate" and yours.generation.temperature > 0
 
 
 @register
@@ -82,16 +77,13 @@ class SeedCheck(BaseCheck):
         )
 
     def name_for(self, key: str, value: Any) -> str:
-        return f"few-shot seed {value}" if key == "fewshot.seed" else f"sampling seed {value}"
+        return seed_name(key, value)
 
     def variants(self, yours: Setup, context: CheckContext) -> list[Variant]:
-        # Only the seeds that draw something; a reported seed for a part that draws nothing
-        # would test nothing. Repeats are the noise floor: explored even when a seed is stated.
-        keys = tuple(
-            key for key, random in (("fewshot.seed", shots_are_random(yours)),
-                                    ("generation.seed", sampling_is_random(yours)))
-            if random
-        )
+        # Only the seeds that draw something (engine/noise.py decides, for the floor too); a
+        # reported seed for a part that draws nothing would test nothing. Repeats are the noise
+        # floor: explored even when a seed is stated.
+        keys = random_keys(yours)
         found = VariantSet(self.id, yours, context, keys, explore_known=True)
         found.add_known(self.name_for)
         for key in keys:

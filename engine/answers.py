@@ -19,8 +19,6 @@ import re
 import string
 from collections.abc import Sequence
 
-import math_verify
-
 from scoregap.engine.errors import did_you_mean
 
 REGEX_PREFIX = "regex:"
@@ -190,6 +188,8 @@ def _last_boxed(text: str) -> str:
 
 def _math_verify_answer(text: str) -> str:
     try:
+        import math_verify  # sympy behind it takes seconds to import: only when asked for
+
         parsed = math_verify.parse(text, parsing_timeout=None)
     except Exception:  # math-verify is a heuristic parser; any failure means "no answer"
         return ""

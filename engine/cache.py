@@ -1,9 +1,10 @@
 """The result cache: everything a model produced, stored once, found again by content.
 
-Key = sha256 of (model fingerprint, numerics, request key). The model fingerprint covers the path
-or hub id, the revision and a hash of the weight files; the numerics cover backend, dtype, batch
-size, device and attention implementation — everything outside the request that can change a
-float. So a result is shared by every variant, process and session that asks the same question of
+Key = sha256 of (model fingerprint, numerics, request key). The model fingerprint is a hash of
+the model's files by content — weights, configuration, tokenizer files and chat template (see
+engine/model.py), not its path or hub id, so a hub revision is covered by the files it brought;
+the numerics cover backend, dtype, batch size, device, padding side and attention implementation
+— everything outside the request that can change a float. So a result is shared by every variant, process and session that asks the same question of
 the same weights under the same numerics, and never by any that does not.
 
 SQLite in WAL mode: each batch of results is committed in one transaction, so a `kill -9` at any

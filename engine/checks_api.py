@@ -12,8 +12,10 @@ Checks are registered in order in `scoregap.checks`; the front ends pass them to
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Iterable, Mapping, Protocol
 
+from scoregap.engine.errors import InputError, did_you_mean
+from scoregap.engine.scoring import OutputStats
 from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import Task
 
@@ -21,6 +23,21 @@ CHECK_IDS = ("codebase", "seed", "metric", "normalization", "prompt", "template"
              "generation", "loading")
 
 TRANSFORMS = ("percent", "rescaled", "macro", "micro")
+
+RERUNS = ("all", "margin")
+"""How a variant may be re-run: on every doc, or only on the docs whose decision margin is small
+enough for a numeric change (dtype, batch size, kernels) to flip; the others keep your outputs."""
+
+
+def parse_check_ids(names: Iterable[str], where: str) -> tuple[str, ...]:
+    """Check ids as given (a session's list, --checks, the wizard), validated, in checklist
+    order; `where` starts the message ("session.toml: diagnosis.checks", "--checks")."""
+    wanted = [str(n).strip() for n in names if str(n).strip()]
+    for name in wanted:
+        if name not in CHECK_IDS:
+            raise InputError(f'{where} names "{name}", which is not a check.{did_you_mean(name, CHECK_IDS)} '
+                             f"Checks: {', '.join(CHECK_IDS)}.")
+    return tuple(c for c in CHECK_IDS if c in wanted)
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,7 @@ class Variant:
     transform: str = ""                          # one of TRANSFORMS: re-reads your outputs
     known: bool = False                          # tests a fact the report states
     note: str = ""                               # why this variant is plausible
+    rerun: str = "all"                           # one of RERUNS
 
     def apply(self, yours: Setup) -> Setup:
         return yours.with_values(dict(self.changes), origin=f"variant {self.check}: {self.name}") if self.changes else yours
@@ -87,7 +105,10 @@ class Finding:
     method: str                      # the paired test used
     significant: bool = False        # after Holm across checks and beyond the noise floor
     calls: int = 0                   # model calls it needed (cache hits excluded)
-    extra: dict[str, Any] = field(default_factory=dict)
+    screened: str = ""               # why it stopped on the screening subset ('' : every doc)
+    round: int = 1                   # 2, 3: found on top of the fixes of earlier rounds
+    after: tuple[str, ...] = ()      # those fixes (variant names), for a later round's finding
+    outputs: OutputStats | None = None   # what its outputs show (stops, truncation, doubled BOS)
 
 
 @dataclass

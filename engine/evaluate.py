@@ -4,16 +4,22 @@
 setup it is given, answers what it can from the cache, loads the model only if something is
 missing, computes the rest in batches committed to the cache as they finish, and counts the model
 calls it made (tests and reports use `calls`).
+
+Rendering a prompt needs the tokenizer (its chat template) but never the weights: the engine keeps
+one tokenizer per model for that, so a fully cached evaluation, or the prompt shown in the app,
+loads no model at all. `model_input` is the one way front ends see what the model is fed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from scoregap.engine import metrics
-from scoregap.engine.backends.transformers import resolve_device
+from scoregap.engine.backends import get_backend
+from scoregap.engine.backends.base import Backend
 from scoregap.engine.cache import Cache
 from scoregap.engine.errors import InputError
 from scoregap.engine.model import BackendPool, ModelRef
@@ -21,7 +27,8 @@ from scoregap.engine.progress import NullProgress, Progress
 from scoregap.engine.requests import Generate, Loglikelihood, Request, Result
 from scoregap.engine.scoring import DocScore, PlannedDoc, aggregate, plan, score_doc
 from scoregap.engine.setup import LoadingSpec, Setup
-from scoregap.engine.tasks import Task, load_task
+from scoregap.engine.tasks import Doc, Task, load_task
+from scoregap.engine.tokenization import chat_renderer, encode, encode_pair
 
 CHUNK = 1024  # requests per cache commit: a kill loses at most this much work
 
@@ -54,6 +61,16 @@ class Calls:
         return self.loglikelihood + self.generate
 
 
+@dataclass(frozen=True)
+class ModelInput:
+    """What the model is fed for one doc: the text and its token ids (with the gold answer
+    appended for multiple choice, tokenized as it is scored), and each token's text."""
+
+    doc_id: int
+    text: str
+    tokens: tuple[tuple[int, str], ...]
+
+
 class Engine:
     def __init__(self, model: ModelRef, cache: Cache, progress: Progress | None = None) -> None:
         self.model = model
@@ -61,20 +78,59 @@ class Engine:
         self.progress: Progress = progress or NullProgress()
         self.pool = BackendPool()
         self.calls = Calls()
+        self._tokenizers: dict[tuple, Any] = {}
+        self._tokenizer_lock = threading.RLock()   # fast tokenizers are not safe across threads
 
-    def backend(self, loading: LoadingSpec) -> Any:
+    def backend(self, loading: LoadingSpec) -> Backend:
         return self.pool.get(self.model, loading)
 
     def scope(self, loading: LoadingSpec) -> str:
         """Everything outside a request that can change its result."""
-        device = resolve_device(loading.device).split(":")[0]
+        device = get_backend(loading.backend).resolve_device(loading.device).split(":")[0]
         return "|".join([
             self.model.fingerprint, loading.backend, loading.dtype, f"bs={loading.batch_size}",
             device, loading.attn_implementation, f"pad={loading.padding_side}",
         ])
 
+    def tokenizer(self, loading: LoadingSpec) -> Any:
+        """The model's tokenizer for rendering prompts (loaded once; not the backend's own)."""
+        key = (loading.backend, loading.trust_remote_code)
+        with self._tokenizer_lock:
+            if key not in self._tokenizers:
+                self._tokenizers[key] = get_backend(loading.backend).load_tokenizer(self.model, loading)
+            return self._tokenizers[key]
+
     def chat_renderer(self, setup: Setup) -> Any:
-        return self.backend(setup.loading).chat_renderer() if setup.chat.apply_template else None
+        if not setup.chat.apply_template:
+            return None
+        tokenizer = self.tokenizer(setup.loading)
+        render = chat_renderer(tokenizer)
+        if render is None:
+            return None
+
+        def locked(messages: list[dict[str, str]]) -> str:
+            with self._tokenizer_lock:
+                return render(messages)
+
+        return locked
+
+    def model_input(self, setup: Setup, doc: Doc | None = None) -> ModelInput:
+        """The exact input of one doc (the task's first by default) under `setup`."""
+        task = load_task(setup.task, setup_source=setup.source)
+        doc = doc or task.docs[0]
+        planned = plan(setup, task, self.chat_renderer(setup), only=frozenset({doc.doc_id}))[0]
+        prompt, bos = planned.prompt, setup.loading.add_bos_token
+        tokenizer = self.tokenizer(setup.loading)
+        with self._tokenizer_lock:
+            if prompt.continuations:
+                gold = doc.gold[0] if doc.gold else 0
+                continuation = prompt.continuations[gold if isinstance(gold, int) else 0]
+                ctx, cont = encode_pair(tokenizer, prompt.context, continuation, bos)
+                ids, text = ctx + cont, prompt.context + continuation
+            else:
+                ids, text = encode(tokenizer, prompt.context, bos), prompt.context
+            pieces = tuple((i, tokenizer.decode([i])) for i in ids)
+        return ModelInput(doc.doc_id, text, pieces)
 
     def run(self, requests: Sequence[Request], loading: LoadingSpec, label: str = "requests") -> dict[str, Result]:
         """Results for every request, by request key; computes only what the cache lacks."""
@@ -100,6 +156,9 @@ class Engine:
                     else:
                         outs = backend.generate(chunk, loading.batch_size, self.progress)
                         self.calls.generate += len(chunk)
+                    if len(outs) != len(chunk):   # zip would pair results with the wrong requests
+                        raise RuntimeError(f"the {loading.backend} backend returned {len(outs)} results for "
+                                           f"{len(chunk)} requests; refusing to store misaligned results")
                     self.calls.per_scope[scope] = self.calls.per_scope.get(scope, 0) + len(chunk)
                     fresh = {r.key(): out for r, out in zip(chunk, outs)}
                     self.cache.put_many({cache_keys[k]: v for k, v in fresh.items()})

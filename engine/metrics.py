@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-import math_verify
 import numpy as np
 
 from scoregap.engine.answers import helm_normalize
@@ -159,6 +158,8 @@ def _parse_math(text: str) -> tuple[Any, ...]:
     # No timeouts: math-verify's use signal.alarm, which fails outside the main thread (the TUI
     # scores in workers) and would make a score depend on machine speed.
     try:
+        import math_verify  # sympy behind it takes seconds to import: only when asked for
+
         return tuple(math_verify.parse(text, parsing_timeout=None))
     except Exception:
         return ()
@@ -170,6 +171,8 @@ def _math_equiv(prediction: str, gold: str) -> float:
     if not gold_parsed or not pred_parsed:
         return 0.0
     try:
+        import math_verify
+
         same = math_verify.verify(list(gold_parsed), list(pred_parsed), timeout_seconds=None)
     except Exception:  # sympy can fail on odd input; an answer we cannot compare is not a match
         return 0.0

@@ -1,8 +1,12 @@
 """Which model: a local directory or a hub id, resolved to files and fingerprinted.
 
-The fingerprint names the weights, not the path: two copies of the same checkpoint share cached
-results, and a checkpoint retrained in place does not reuse stale ones. Hashing tens of GB takes
-a while, so the digest is remembered in the cache per (file, size, mtime).
+The fingerprint names the model's content, not its path: a hash over every weight file, the
+configuration, every file a tokenizer can be built from (tokenizer.json, tokenizer.model,
+vocab.json, merges.txt, special_tokens_map.json, added_tokens.json, ...) and the chat template
+file, each by its name within the directory and the sha256 of its bytes. Two copies of the same
+checkpoint share cached results; a checkpoint retrained in place, or the same weights with an
+edited tokenizer or chat template, does not reuse stale ones. Hashing tens of GB takes a while,
+so each file's digest is remembered in the cache per (file, size, mtime).
 
 Loaded backends are kept in a small pool keyed by everything that is fixed at load time (model,
 backend, dtype, device, attention implementation), so variants that differ only in the prompt
@@ -15,14 +19,26 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from scoregap.engine.backends import MARKERS, get_backend
+from scoregap.engine.backends.base import Backend
 from scoregap.engine.cache import Cache
 from scoregap.engine.errors import InputError
 from scoregap.engine.setup import LoadingSpec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
-CONFIG_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja")
+CONFIG_FILES = (
+    # the model's configuration
+    "config.json", "generation_config.json",
+    # every file a tokenizer can be built from: a changed one changes the token ids
+    "tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "vocab.txt",
+    "merges.txt", "special_tokens_map.json", "added_tokens.json",
+    # the chat template, when it is a file of its own
+    "chat_template.jinja", "chat_template.json",
+    # the fake backend's whole model
+    "fake-model.toml",
+)
+TOKENIZER_SUFFIXES = (".tiktoken",)
 
 
 @dataclass(frozen=True)
@@ -41,7 +57,7 @@ def resolve_model(name: str, revision: str = "", cache: Cache | None = None) -> 
 def _local_directory(name: str, revision: str) -> str:
     path = Path(name).expanduser()
     if path.is_dir():
-        if not (path / "config.json").is_file():
+        if not any((path / marker).is_file() for marker in MARKERS.values()):
             raise InputError(f'Model directory "{path}" has no config.json: it is not a saved model.')
         return str(path.resolve())
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
@@ -70,7 +86,7 @@ def _fingerprint(directory: Path, cache: Cache | None) -> str:
     digest = hashlib.sha256()
     files = sorted(
         p for p in directory.rglob("*")
-        if p.is_file() and (p.suffix in WEIGHT_SUFFIXES or p.name in CONFIG_FILES)
+        if p.is_file() and (p.suffix in WEIGHT_SUFFIXES + TOKENIZER_SUFFIXES or p.name in CONFIG_FILES)
     )
     for path in files:
         stat = path.stat()
@@ -97,29 +113,11 @@ class BackendPool:
     """Loaded backends, reused across variants with the same load-time settings."""
 
     def __init__(self) -> None:
-        self._loaded: dict[tuple, Any] = {}
+        self._loaded: dict[tuple, Backend] = {}
 
-    def get(self, model: ModelRef, loading: LoadingSpec) -> Any:
+    def get(self, model: ModelRef, loading: LoadingSpec) -> Backend:
         key = (model.fingerprint, loading.backend, loading.dtype, loading.device,
                loading.attn_implementation, loading.padding_side, loading.trust_remote_code)
         if key not in self._loaded:
-            self._loaded[key] = load_backend(model, loading)
+            self._loaded[key] = get_backend(loading.backend).load(model, loading)
         return self._loaded[key]
-
-
-def load_backend(model: ModelRef, loading: LoadingSpec) -> Any:
-    if loading.backend == "vllm":
-        raise InputError(
-            'loading.backend = "vllm" is part of the setup format, but this version of scoregap '
-            'evaluates with transformers only. Set loading.backend = "transformers".'
-        )
-    from scoregap.engine.backends.transformers import TransformersBackend
-
-    return TransformersBackend(
-        model.directory,
-        dtype=loading.dtype,
-        device=loading.device,
-        attn_implementation=loading.attn_implementation,
-        padding_side=loading.padding_side,
-        trust_remote_code=loading.trust_remote_code,
-    )

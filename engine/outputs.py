@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from scoregap.engine.evaluate import Evaluation
+from scoregap.engine.files import write_atomic
 from scoregap.engine.model import ModelRef
 
 
@@ -52,14 +52,8 @@ def sample_rows(ev: Evaluation) -> list[dict[str, Any]]:
     return rows
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_eval(ev: Evaluation, model: ModelRef, environment: dict[str, Any], out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / "results.json", json.dumps(results_json(ev, model, environment), indent=2) + "\n")
+    write_atomic(out_dir / "results.json", json.dumps(results_json(ev, model, environment), indent=2) + "\n")
     lines = (json.dumps(row, ensure_ascii=False) for row in sample_rows(ev))
-    _write_atomic(out_dir / "samples.jsonl", "\n".join(lines) + "\n")
+    write_atomic(out_dir / "samples.jsonl", "\n".join(lines) + "\n")

@@ -24,6 +24,7 @@ can never run code.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -37,6 +38,29 @@ from scoregap.engine.tasks import Doc, Task
 ChatRenderer = Callable[[list[dict[str, str]]], str]
 
 _ENV = ImmutableSandboxedEnvironment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+_PLACEHOLDER = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")
+
+
+class Template:
+    """A prompt template. Most are plain text with `{{ name }}` placeholders ("{{ label }}.
+    {{ text }}"): those render by substitution, which gives Jinja's output exactly (str() of each
+    value) at a fraction of its cost — a diagnosis renders every choice of every doc under every
+    variant. Anything else (filters, statements, whitespace control), and any value that is
+    missing, goes through Jinja in its sandbox."""
+
+    def __init__(self, source: str) -> None:
+        self.jinja = _ENV.from_string(source)
+        parts = _PLACEHOLDER.split(source)
+        literal = "".join(parts[0::2])
+        self.parts: list[str] | None = None if any(t in literal for t in ("{{", "{%", "{#")) else parts
+
+    def render(self, values: dict[str, Any]) -> str:
+        if self.parts is not None:
+            try:
+                return "".join(part if i % 2 == 0 else str(values[part]) for i, part in enumerate(self.parts))
+            except KeyError:
+                pass   # Jinja says which variable is undefined
+        return self.jinja.render(**values)
 
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
@@ -95,19 +119,19 @@ class PromptBuilder:
         self._description = self._compile(p.description, "prompt.description")
         self._choice = self._compile(p.choice_format, "prompt.choice_format")
 
-    def _compile(self, source: str, key: str) -> jinja2.Template:
+    def _compile(self, source: str, key: str) -> Template:
         try:
-            return _ENV.from_string(source)
+            return Template(source)
         except jinja2.TemplateSyntaxError as err:
             raise InputError(
                 f"{self.setup.source or 'The setup'}: {key} is not a valid Jinja2 template "
                 f"({err.message}, template line {err.lineno})."
             ) from None
 
-    def _render(self, template: jinja2.Template, key: str, doc: Doc, **extra: Any) -> str:
+    def _render(self, template: Template, key: str, doc: Doc, **extra: Any) -> str:
         values = {**doc.data, "doc": doc.data, "question": doc.question, **extra}
         try:
-            return template.render(**values)
+            return template.render(values)
         except Exception as err:  # anything raised while rendering comes from the user's template
             raise InputError(
                 f"{self.setup.source or 'The setup'}: {key} failed to render for doc "

@@ -13,14 +13,18 @@ import difflib
 import html
 import json
 import math
-import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from scoregap.engine.checks_api import Finding
-from scoregap.engine.diagnosis import Diagnosis, is_cause
+from scoregap.engine.diagnosis import Diagnosis
 from scoregap.engine.environment import environment
+from scoregap.engine.files import write_atomic
 from scoregap.engine.lmeval_export import export
+from scoregap.engine.ranking import is_cause
+from scoregap.engine.scoring import OutputStats, describe_outputs, output_stats
+
+FORMATS = ("md", "html", "json")
 
 SCREENING = ("Variants were first evaluated on a screening subset of the docs (a quarter, at least "
              "60); a variant went on to every doc unless the subset already settled it: its 95% CI "
@@ -33,7 +37,8 @@ SCREENING = ("Variants were first evaluated on a screening subset of the docs (a
              "reported one (causes that explain the same gap alone are alternatives, not a sum). "
              "When the fixes found together still "
              "miss the reported score beyond noise, the other checks are run again on top of them "
-             "(a cause that another one hid shows up then, marked \"after ...\"), up to three rounds.")
+             "(a cause that another one hid shows up then, marked \"after ...\"; its closes is a "
+             "fraction of the gap left after those fixes), up to three rounds.")
 
 
 def visible(text: str) -> str:
@@ -50,6 +55,15 @@ def _num(x: float) -> float | None:
     return round(x, 6) if isinstance(x, (int, float)) and math.isfinite(x) else None
 
 
+def _outputs(o: OutputStats | None) -> dict[str, Any] | None:
+    """Rates (fractions of docs) of how generations ended, and the doubled-BOS count."""
+    if o is None:
+        return None
+    return {"n": o.n, "doubled_bos": o.doubled_bos, "text": describe_outputs(o),
+            **({"stop": _num(o.rate(o.stop)), "eos": _num(o.rate(o.eos)), "length": _num(o.rate(o.length))}
+               if o.generated else {})}
+
+
 def _finding(f: Finding) -> dict[str, Any]:
     return {
         "check": f.variant.check, "variant": f.variant.name, "changes": dict(f.variant.changes),
@@ -57,8 +71,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "score": _num(f.score), "delta": _num(f.delta), "ci": [_num(f.ci[0]), _num(f.ci[1])],
         "p": _num(f.p), "closes": _num(f.closes), "closes_ci": [_num(f.closes_ci[0]), _num(f.closes_ci[1])],
         "significant": f.significant, "cause": is_cause(f), "n": f.n, "method": f.method, "calls": f.calls,
-        "screened": f.extra.get("screened") or None,
-        "round": f.extra.get("round", 1), "after": f.extra.get("after", []),
+        "screened": f.screened or None, "round": f.round, "after": list(f.after), "outputs": _outputs(f.outputs),
     }
 
 
@@ -79,7 +92,9 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
                      "source": s.reported_source},
         "gap": _num(d.gap),
         "noise_floor": {"half_width": _num(d.noise.half_width), "sd": _num(d.noise.sd),
-                        "repeats": {k: _num(sum(v) / len(v)) for k, v in d.repeats.items()}},
+                        "repeats": {k: _num(v) for k, v in d.noise.repeats.items()},
+                        "basis": d.noise.basis, "setup": d.noise.setup},
+        "outputs": _outputs(output_stats(d.yours.scores)),
         "verdict": d.verdict,
         "ranking": [_finding(f) for f in d.ranking],
         "checks": {
@@ -95,7 +110,7 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
         "screening": SCREENING,
         "calls": {"total": d.engine.calls.total, "cached": d.engine.calls.cached},
         "setups": {"yours": yours_setup.to_dict(), "reconciled": target.to_dict()},
-        "environment": environment(),
+        "environment": environment(yours_setup.loading.backend),
     }
     first = d.yours.planned[0]
     theirs_context = first.prompt.context
@@ -145,14 +160,24 @@ def verdict_line(m: dict[str, Any]) -> str:
     return line
 
 
+def _closes(r: dict[str, Any]) -> str:
+    """closes as a percentage; a later round's closes is of the gap left after earlier fixes."""
+    if r["closes"] is None:
+        return "—"
+    return f"{_pct(r['closes'])}%" + (" of the rest" if r.get("round", 1) > 1 else "")
+
+
 def markdown(m: dict[str, Any]) -> str:
     out = [f"# scoregap diagnosis: {m['task']['name']} on {m['model']['name']}", "", f"**{verdict_line(m)}**", ""]
+    out += [f"Noise floor: ±{_pct(m['noise_floor']['half_width'])} points. {m['noise_floor']['basis']}", ""]
+    if m.get("outputs"):
+        out += [f"Your outputs: {m['outputs']['text']}", ""]
     out += ["## Ranked causes", "", "| # | check | variant | score | Δ (points) | 95% CI | closes | p | significant |",
             "|---|---|---|---|---|---|---|---|---|"]
     for i, r in enumerate(m["ranking"], 1):
         after = f" (after {', '.join(r['after'])})" if r["after"] else ""
         out.append(f"| {i} | {r['check']} | {r['variant']}{after} | {_pct(r['score'])} | {_signed(r['delta'])} | "
-                   f"{_ci(r['ci'])} | {_pct(r['closes'])}% | {r['p']:.2g} | {'yes' if r['significant'] else 'no'} |")
+                   f"{_ci(r['ci'])} | {_closes(r)} | {r['p']:.2g} | {'yes' if r['significant'] else 'no'} |")
     rec = m["reconciliation"]
     if rec:
         out += ["", "## Reconciliation", "", verdict_line(m), ""]
@@ -165,11 +190,13 @@ def markdown(m: dict[str, Any]) -> str:
         if c["message"]:
             out.append(f"\n{c['message']}\n")
         if c["variants"]:
-            out += ["", "| variant | score | Δ | 95% CI | closes | n | calls |", "|---|---|---|---|---|---|---|"]
+            out += ["", "| variant | score | Δ | 95% CI | closes | n | calls | outputs |",
+                    "|---|---|---|---|---|---|---|---|"]
             for v in c["variants"]:
                 star = " (known)" if v["known"] else ""
                 out.append(f"| {v['variant']}{star} | {_pct(v['score'])} | {_signed(v['delta'])} | {_ci(v['ci'])} | "
-                           f"{_pct(v['closes'])}% | {v['n']}{' (screened: ' + v['screened'] + ')' if v['screened'] else ''} | {v['calls']} |")
+                           f"{_closes(v)} | {v['n']}{' (screened: ' + v['screened'] + ')' if v['screened'] else ''} | "
+                           f"{v['calls']} | {_outputs_cell(v['outputs'])} |")
             out.append(f"\nMinimum detectable effect: {_pct(c['mde'])} points.")
         out.append("")
     out += ["## Prompt: yours vs reconciled (doc %d)" % m["prompt_diff"]["doc_id"], "", "```diff"]
@@ -183,6 +210,17 @@ def markdown(m: dict[str, Any]) -> str:
             f"Model calls: {m['calls']['total']} ({m['calls']['cached']} answered from the cache).", "",
             "## Environment", "", "```json", json.dumps(m["environment"], indent=2), "```", ""]
     return "\n".join(out)
+
+
+def _outputs_cell(o: dict[str, Any] | None) -> str:
+    if not o:
+        return ""
+    cells = []
+    if "stop" in o:
+        cells.append(f"stop {_pct(o['stop'])}%, truncated {_pct(o['length'])}%")
+    if o["doubled_bos"]:
+        cells.append(f"doubled BOS {o['doubled_bos']}/{o['n']}")
+    return "; ".join(cells)
 
 
 def _svg_effects(m: dict[str, Any]) -> str:
@@ -214,15 +252,16 @@ def html_report(m: dict[str, Any]) -> str:
     e = html.escape
     rows = "".join(
         f"<tr><td>{i}</td><td>{e(r['check'])}</td><td>{e(r['variant'])}</td><td>{_pct(r['score'])}</td>"
-        f"<td>{_signed(r['delta'])}</td><td>{_ci(r['ci'])}</td><td>{_pct(r['closes'])}%</td>"
+        f"<td>{_signed(r['delta'])}</td><td>{_ci(r['ci'])}</td><td>{e(_closes(r))}</td>"
         f"<td>{'yes' if r['significant'] else 'no'}</td></tr>"
         for i, r in enumerate(m["ranking"], 1)
     )
     checks = "".join(
         f"<h3>{e(cid)} — {e(c['status'])}</h3><p>{e(c['message'])}</p><table><tr><th>variant</th><th>score</th>"
-        f"<th>Δ</th><th>95% CI</th><th>closes</th><th>n</th></tr>"
+        f"<th>Δ</th><th>95% CI</th><th>closes</th><th>n</th><th>outputs</th></tr>"
         + "".join(f"<tr><td>{e(v['variant'])}</td><td>{_pct(v['score'])}</td><td>{_signed(v['delta'])}</td>"
-                  f"<td>{_ci(v['ci'])}</td><td>{_pct(v['closes'])}%</td><td>{v['n']}</td></tr>" for v in c["variants"])
+                  f"<td>{_ci(v['ci'])}</td><td>{e(_closes(v))}</td><td>{v['n']}</td>"
+                  f"<td>{e(_outputs_cell(v['outputs']))}</td></tr>" for v in c["variants"])
         + "</table>"
         for cid, c in m["checks"].items()
     )
@@ -234,6 +273,8 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;te
 pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 <h1>scoregap diagnosis: {e(m['task']['name'])} on {e(m['model']['name'])}</h1>
 <p><strong>{e(verdict_line(m))}</strong></p>
+<p>Noise floor: ±{_pct(m['noise_floor']['half_width'])} points. {e(m['noise_floor']['basis'])}</p>
+<p>{e(('Your outputs: ' + m['outputs']['text']) if m.get('outputs') else '')}</p>
 <h2>Effects (points, 95% CI; dashed: the gap)</h2>{_svg_effects(m)}
 <h2>Ranked causes</h2><table><tr><th>#</th><th>check</th><th>variant</th><th>score</th><th>Δ</th><th>95% CI</th><th>closes</th><th>significant</th></tr>{rows}</table>
 <h2>Checks</h2>{checks}
@@ -245,14 +286,11 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 """
 
 
-def write_reports(m: dict[str, Any], directory: Path) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in (("report.json", json.dumps(m, indent=2, ensure_ascii=False) + "\n"),
-                       ("report.md", markdown(m)), ("report.html", html_report(m))):
-        path = directory / name
-        tmp = path.with_name(name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        written.append(path)
-    return written
+def write_reports(m: dict[str, Any], directory: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """report.md, report.html and report.json (or the chosen `formats` of them) in `directory`."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown report formats {unknown}; formats: {FORMATS}")
+    texts = {"json": lambda: json.dumps(m, indent=2, ensure_ascii=False) + "\n",
+             "md": lambda: markdown(m), "html": lambda: html_report(m)}
+    return [write_atomic(directory / f"report.{name}", texts[name]()) for name in FORMATS if name in formats]

@@ -26,7 +26,7 @@ class Loglikelihood:
     bos: str = "auto"
 
     def key(self) -> str:
-        return _digest("loglikelihood", asdict(self))
+        return _digest("loglikelihood", {"context": self.context, "continuation": self.continuation, "bos": self.bos})
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class Generate:
     bos: str = "auto"
 
     def key(self) -> str:
-        fields = asdict(self)
+        fields = {"prompt": self.prompt, "max_new_tokens": self.max_new_tokens, "stop": list(self.stop),
+                  "temperature": self.temperature, "top_p": self.top_p, "seed": self.seed, "bos": self.bos}
         if self.temperature == 0.0:
             # Greedy decoding ignores the sampling knobs: equal requests share a result.
             fields.update(top_p=1.0, seed=0)

@@ -95,6 +95,7 @@ def _score_choices(
             "is_greedy": [r.is_greedy for r in conditional],
             "n_tokens": [r.n_tokens for r in conditional],
             "min_margin": min(r.min_margin for r in conditional),
+            "doubled_bos": any(r.doubled_bos for r in conditional),
             **({"unconditional": kwargs["unconditional"]} if unconditional else {}),
         },
     )
@@ -112,7 +113,49 @@ def _score_generation(scoring: ScoringSpec, doc: Doc, result: GenerationResult) 
         scores["math_equiv"] = metrics.score_generation("math_equiv", predicted, golds)
     return DocScore(
         doc.doc_id, doc.subtask, scores[scoring.metric], scores, extracted=predicted,
-        raw={"generation": result.text, "finish_reason": result.finish_reason, "n_tokens": result.n_tokens},
+        raw={"generation": result.text, "finish_reason": result.finish_reason, "n_tokens": result.n_tokens,
+             "doubled_bos": result.doubled_bos},
+    )
+
+
+@dataclass(frozen=True)
+class OutputStats:
+    """What a run's stored outputs show beyond the score: how generations ended, and how many
+    inputs began with a doubled BOS token. Counted from the outputs, at no model cost."""
+
+    n: int
+    stop: int = 0                    # generations cut at a stop sequence
+    eos: int = 0                     # ended by the model (EOS)
+    length: int = 0                  # hit max_new_tokens: possibly truncated
+    doubled_bos: int = 0             # docs whose input began with two BOS tokens
+
+    @property
+    def generated(self) -> int:
+        return self.stop + self.eos + self.length
+
+    def rate(self, count: int) -> float:
+        return count / self.n if self.n else 0.0
+
+
+def describe_outputs(o: OutputStats) -> str:
+    """What stored outputs show, in words: how generations ended, and doubled BOS tokens."""
+    parts = []
+    if o.generated:
+        parts.append(f"{100 * o.rate(o.stop):.1f}% of generations stopped at a stop sequence, "
+                     f"{100 * o.rate(o.eos):.1f}% ended with EOS, {100 * o.rate(o.length):.1f}% hit "
+                     f"max_new_tokens (possibly truncated)")
+    if o.doubled_bos:
+        parts.append(f"{o.doubled_bos} of {o.n} inputs began with a doubled BOS token")
+    elif o.n:
+        parts.append("no input began with a doubled BOS token")
+    return "; ".join(parts) + "." if parts else ""
+
+
+def output_stats(scores: Sequence[DocScore]) -> OutputStats:
+    reasons = [s.raw.get("finish_reason") for s in scores]
+    return OutputStats(
+        n=len(scores), stop=reasons.count("stop"), eos=reasons.count("eos"), length=reasons.count("length"),
+        doubled_bos=sum(1 for s in scores if s.raw.get("doubled_bos")),
     )
 
 
@@ -120,3 +163,40 @@ def aggregate(scoring: ScoringSpec, scores: Sequence[DocScore]) -> metrics.Aggre
     return metrics.aggregate(
         [s.score for s in scores], [s.subtask for s in scores], how=scoring.aggregate
     )
+
+
+def doc_weights(scores: Sequence[DocScore], how: str) -> dict[int, float]:
+    """Each doc's weight in an aggregate: 1 (micro), or n / (k · docs in its subtask) (macro),
+    so that the plain mean of weighted per-doc scores is the aggregate."""
+    if how != "macro":
+        return {s.doc_id: 1.0 for s in scores}
+    return dict(zip((s.doc_id for s in scores), _macro([s.subtask for s in scores])))
+
+
+def _macro(subtasks: list[str]) -> list[float]:
+    counts: dict[str, int] = {}
+    for s in subtasks:
+        counts[s] = counts.get(s, 0) + 1
+    n, k = len(subtasks), len(counts)
+    return [n / (k * counts[s]) for s in subtasks]
+
+
+def reread(name: str, planned: Sequence[PlannedDoc], scores: Sequence[DocScore],
+           weights: dict[int, float]) -> list[float]:
+    """Per-doc outputs read on another scale or average (no model calls). A scale keeps the
+    given aggregation weights; "micro" and "macro" replace them."""
+    values = [s.score for s in scores]
+    if name == "micro":
+        return values
+    if name == "macro":
+        return [v * w for v, w in zip(values, _macro([s.subtask for s in scores]))]
+    w = [weights.get(s.doc_id, 1.0) for s in scores]
+    if name == "rescaled":   # the Open LLM Leaderboard's normalization: chance maps to 0
+        out = []
+        for p, v, weight in zip(planned, values, w):
+            chance = 1.0 / max(len(p.doc.choices), 2)
+            out.append(weight * (v - chance) / (1.0 - chance))
+        return out
+    if name == "percent":
+        return [v * 100.0 * weight for v, weight in zip(values, w)]
+    raise ValueError(name)

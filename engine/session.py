@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scoregap.engine.checks_api import CHECK_IDS
+from scoregap.engine.checks_api import CHECK_IDS, parse_check_ids
 from scoregap.engine.errors import InputError, did_you_mean
-from scoregap.engine.setup import Setup, _split_dotted, line_of, load_setup, read_toml
+from scoregap.engine.presets import line_of, load_setup, read_toml
+from scoregap.engine.setup import Setup, _split_dotted
 
 SCALES = ("auto", "fraction", "percent")
 KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -29,7 +30,7 @@ KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
 @dataclass(frozen=True)
 class Session:
     path: str
-    model: str
+    model: str                           # a directory (absolute) or a hub id
     revision: str
     yours: Setup
     yours_score: float | None            # as stated (fraction), or None: measured
@@ -37,15 +38,49 @@ class Session:
     reported_raw: float                  # as written in the file
     reported_scale: str                  # "fraction" | "percent"
     reported_source: str
-    reported_setup: str
+    reported_setup: str                  # a preset name or an absolute path ('' : none)
     known: dict[str, Any] = field(default_factory=dict)
     checks: tuple[str, ...] = CHECK_IDS
     limit: int = 0
     truth: tuple[str, ...] = ()
     story: str = ""
+    yours_setup: str = ""                # your setup as named: a preset name or an absolute path
+
+    def to_toml(self) -> str:
+        """The session file for this session: `load_session` of it gives this session back
+        (paths are written absolute, so the file may live anywhere)."""
+        import tomli_w
+
+        data: dict[str, Any] = {
+            "model": {"path": self.model, "revision": self.revision},
+            "yours": {"setup": self.yours_setup or self.yours.source},
+        }
+        if self.yours_score is not None:
+            data["yours"]["score"] = _from_fraction(self.yours_score, self.reported_scale)
+        data["reported"] = {"score": self.reported_raw, "scale": self.reported_scale, "source": self.reported_source}
+        if self.reported_setup:
+            data["reported"]["setup"] = self.reported_setup
+        data["reported"]["known"] = dict(self.known)
+        data["diagnosis"] = {"checks": [] if self.checks == CHECK_IDS else list(self.checks), "limit": self.limit}
+        if self.truth or self.story:
+            data["truth"] = {"causes": list(self.truth), "story": self.story}
+        return tomli_w.dumps(data)
 
 
-def _to_fraction(value: float, scale: str) -> tuple[float, str]:
+def _from_fraction(value: float, scale: str) -> float:
+    return round(value * 100.0, 10) if scale == "percent" else value
+
+
+def _setup_ref(value: str, base: Path) -> str:
+    """A setup named in a session: a file beside it becomes an absolute path; a preset name or
+    a path elsewhere stays as written (load_setup resolves it the same way)."""
+    if value and (base / value).is_file():
+        return str((base / value).resolve())
+    return value
+
+
+def to_fraction(value: float, scale: str) -> tuple[float, str]:
+    """A score as a fraction, and the scale it was read on ("auto": above 1 means percent)."""
     if scale == "auto":
         scale = "percent" if value > 1.0 else "fraction"
     return (value / 100.0 if scale == "percent" else value), scale
@@ -85,10 +120,10 @@ def load_session(path: str | Path) -> Session:
     scale = reported.get("scale", "auto")
     if scale not in SCALES:
         raise InputError(f'{file}: reported.scale = "{scale}" is not allowed. Allowed: {", ".join(SCALES)}.')
-    reported_score, resolved_scale = _to_fraction(float(reported["score"]), scale)
+    reported_score, resolved_scale = to_fraction(float(reported["score"]), scale)
     yours_score = None
     if "score" in yours_raw:
-        yours_score = _to_fraction(float(yours_raw["score"]), scale)[0]
+        yours_score = to_fraction(float(yours_raw["score"]), scale)[0]
     known = {}
     for dotted, value in reported.get("known", {}).items():
         if isinstance(value, dict):   # TOML read "fewshot.k" unquoted as a nested table
@@ -102,13 +137,7 @@ def load_session(path: str | Path) -> Session:
     except InputError as err:
         raise InputError(f"{file}: a [reported.known] value is not a valid setup value: {err}") from None
     diagnosis = raw.get("diagnosis", {})
-    checks = tuple(diagnosis.get("checks", [])) or CHECK_IDS
-    for check in checks:
-        if check not in CHECK_IDS:
-            raise InputError(
-                f'{file}: diagnosis.checks names "{check}", which is not a check.'
-                f"{did_you_mean(str(check), CHECK_IDS)} Checks: {', '.join(CHECK_IDS)}."
-            )
+    checks = parse_check_ids(diagnosis.get("checks", []), f"{file}: diagnosis.checks") or CHECK_IDS
     limit = diagnosis.get("limit", 0)
     if limit < 0:
         raise InputError(f"{file}: diagnosis.limit must be 0 (all docs) or positive.")
@@ -117,9 +146,10 @@ def load_session(path: str | Path) -> Session:
         path=str(file), model=_model_path(model["path"], file.parent), revision=model.get("revision", ""),
         yours=yours, yours_score=yours_score, reported_score=reported_score,
         reported_raw=float(reported["score"]), reported_scale=resolved_scale,
-        reported_source=reported.get("source", ""), reported_setup=reported.get("setup", ""),
-        known=known, checks=tuple(c for c in CHECK_IDS if c in checks), limit=limit,
+        reported_source=reported.get("source", ""), reported_setup=_setup_ref(reported.get("setup", ""), file.parent),
+        known=known, checks=checks, limit=limit,
         truth=tuple(truth.get("causes", [])), story=truth.get("story", ""),
+        yours_setup=_setup_ref(yours_raw["setup"], file.parent),
     )
 
 

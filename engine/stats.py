@@ -30,7 +30,13 @@ from itertools import combinations
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
+
+
+def _scipy_stats():  # noqa: ANN202
+    """scipy.stats, imported on first use: it takes seconds, and the app draws before it."""
+    from scipy import stats
+
+    return stats
 
 Method = Literal["mcnemar", "t-clustered", "bootstrap", "identical"]
 
@@ -153,7 +159,7 @@ def compare(
 
     if _is_binary(b_arr, v_arr):
         lose, win = discordant
-        p = float(sps.binomtest(min(lose, win), lose + win, 0.5).pvalue)
+        p = float(_scipy_stats().binomtest(min(lose, win), lose + win, 0.5).pvalue)
         if ids is not None:
             # McNemar assumes independent pairs; within-subtask dependence is exactly what it
             # cannot see, so the clustered path takes p from the clustered SE instead (keeping
@@ -161,7 +167,7 @@ def compare(
             se = _clustered_se(d, ids)
             ci = (delta - Z_95 * se, delta + Z_95 * se)
             if se > 0:
-                p = 2.0 * float(sps.norm.sf(abs(delta) / se))
+                p = 2.0 * float(_scipy_stats().norm.sf(abs(delta) / se))
             return Comparison(delta, se, ci, min(p, 1.0), n, "t-clustered", discordant)
         # One doc says nothing about spread: an infinite SE rather than a made-up one.
         se = float(d.std(ddof=1)) / math.sqrt(n) if n > 1 else math.inf
@@ -296,7 +302,8 @@ def minimum_detectable_effect(
         raise ValueError("n must be at least 1")
     if not 0.0 < alpha < 1.0 or not 0.0 < power < 1.0:
         raise ValueError("alpha and power must lie in (0, 1)")
-    z = float(sps.norm.ppf(1.0 - alpha / 2.0) + sps.norm.ppf(power))
+    norm = _scipy_stats().norm
+    z = float(norm.ppf(1.0 - alpha / 2.0) + norm.ppf(power))
     if _is_binary(b_arr):
         if discordance is None:
             accuracy = float(b_arr.mean())

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from scoregap.engine.errors import InputError, did_you_mean
-from scoregap.engine.setup import TASK_FIELD_NAMES, TaskSpec, read_toml
+from scoregap.engine.presets import read_toml
+from scoregap.engine.setup import TASK_FIELD_NAMES, TaskSpec
 
 TASK_FILE_KEYS = ("name", "kind", "docs", "fewshot", "fields", "description")
 

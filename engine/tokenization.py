@@ -21,7 +21,7 @@ BOS follows `loading.add_bos_token`:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from scoregap.engine.errors import InputError
 
@@ -72,3 +72,18 @@ def encode_pair(
 def has_doubled_bos(tokenizer: Any, ids: list[int]) -> bool:
     b = tokenizer.bos_token_id
     return b is not None and len(ids) >= 2 and ids[0] == b and ids[1] == b
+
+
+def chat_renderer(tokenizer: Any) -> Callable[[list[dict[str, str]]], str] | None:
+    """The tokenizer's chat template as a function of a conversation, or None if it has none.
+
+    Every backend renders chats through this one function (the template is a tokenizer file, not
+    a property of the engine that runs the weights), so a prompt is the same string whichever
+    backend scores it, and a prompt can be shown without loading the model."""
+    if not getattr(tokenizer, "chat_template", None):
+        return None
+
+    def render(messages: list[dict[str, str]]) -> str:
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    return render

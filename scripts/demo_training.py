@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 
 import torch
-
 from demo_world import DEMO, MODEL, SEED, TASKS, choice_set, facts, words
+
+from scoregap.engine.presets import load_setup
 from scoregap.engine.prompts import PromptBuilder
-from scoregap.engine.setup import load_setup
 from scoregap.engine.tasks import Doc, load_task
-from scoregap.engine.tinymodel import build_model, build_tokenizer
 from scoregap.engine.tokenization import encode, encode_pair
+from scoregap.profiles.tinymodel import build_model, build_tokenizer
 
 THREADS = 2
 EPOCHS = 6
@@ -158,10 +158,11 @@ def train(out_dir: Path, epochs: int = EPOCHS) -> str:
 
 
 def report() -> int:
+    import tempfile
+
     from scoregap.engine.cache import Cache
     from scoregap.engine.evaluate import Engine
     from scoregap.engine.model import resolve_model
-    import tempfile
 
     cache = Cache(tempfile.mkdtemp())
     engine = Engine(resolve_model(str(MODEL), cache=cache), cache)

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scoregap.engine.tinymodel import number_words
+from scoregap.profiles.tinymodel import number_words
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "profiles" / "demo"
@@ -184,7 +184,7 @@ def write_scenarios() -> None:
     from scoregap.engine.cache import Cache
     from scoregap.engine.evaluate import Engine
     from scoregap.engine.model import resolve_model
-    from scoregap.engine.setup import load_setup
+    from scoregap.engine.presets import load_setup
 
     cache = Cache(tempfile.mkdtemp())
     engine = Engine(resolve_model(str(MODEL), cache=cache), cache)
@@ -228,10 +228,8 @@ def accuracy(out: Path) -> None:
 
     from scoregap.checks import CHECKS
     from scoregap.engine.cache import Cache
-    from scoregap.engine.diagnosis import Diagnosis, is_cause
-    from scoregap.engine.evaluate import Engine
-    from scoregap.engine.model import resolve_model
-    from scoregap.engine.reports import report_model, write_reports
+    from scoregap.engine.ranking import is_cause
+    from scoregap.engine.run import DiagnosisRun
     from scoregap.engine.session import load_session
 
     cache = Cache(tempfile.mkdtemp())
@@ -241,11 +239,11 @@ def accuracy(out: Path) -> None:
     for sc in SCENARIOS:
         began = time.perf_counter()
         session = load_session(DEMO / "sessions" / f"{sc.name}.toml")
-        engine = Engine(resolve_model(session.model, cache=cache), cache)
-        d = Diagnosis(session, engine, CHECKS, session.limit)
-        d.run()
-        write_reports(report_model(d), out / sc.name)
-        found = [f"{f.variant.check} ({f.variant.name}{', round ' + str(f.extra['round']) if 'round' in f.extra else ''})"
+        run = DiagnosisRun.open(session, cache=cache, checks=CHECKS)
+        run.run_all()
+        run.write_reports(out / sc.name)
+        d, engine = run.diagnosis, run.engine
+        found = [f"{f.variant.check} ({f.variant.name}{', round ' + str(f.round) if f.round > 1 else ''})"
                  for f in d.ranking if is_cause(f)]
         rec = d.reconciliation
         per_check[sc.name] = {cid: r.calls for cid, r in d.results.items()}

@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from scoregap.engine.tinymodel import number_words
+from scoregap.profiles.tinymodel import number_words
 
 Doc = dict[str, object]
 

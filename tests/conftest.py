@@ -44,7 +44,7 @@ def _sandboxed_environment() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A saved tiny Llama model directory, built once per session (a few seconds)."""
-    from scoregap.engine.tinymodel import save_tiny_model
+    from scoregap.profiles.tinymodel import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 

@@ -1,13 +1,16 @@
 """The scoregap terminal app: from "my score is off" to a saved report.
 
 `make_app(...)` builds it for the command line and the tests alike. The app owns the one open
-session (`SessionRun`) and the thread workers that touch the engine:
+session (`SessionRun`, holding the engine's `DiagnosisRun`) and the thread workers that touch it:
 
-- `drive` (group "engine", exclusive): measures your setup if needed, then drains the session's
-  queue of checks (and the conclusion) in order. It reports through messages only
-  (scoregap.tui.diagnosis_run) and stops between batches when `c` sets the cancel flag.
-- `render_prompts` (group "prompt", exclusive): the two prompts of the selected check, with its
-  own tokenizer, so browsing never waits for the engine.
+- `drive` (group "engine", exclusive): opens and measures the session if needed, then drains its
+  queue of checks (and the conclusion) in order. The engine reports through `AppEvents`, which
+  posts messages (scoregap.tui.session_run); `c` cancels between two batches.
+- `render_prompts` (group "prompt", exclusive): the two model inputs of the selected check, as the
+  engine renders and tokenizes them, so browsing never waits for the engine's work.
+
+Screens never call the app: they post their own messages (`ChecklistScreen.RunRequested`, ...),
+which the app handles with `@on`.
 
 After every finished check the session's progress goes to the state file (scoregap.tui.state): a
 dropped connection loses nothing, and opening the session again re-runs the finished checks from
@@ -20,19 +23,29 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from scoregap.engine.cache import Cache
-from scoregap.engine.checks_api import CHECK_IDS, CheckResult
+from scoregap.engine.checks_api import CHECK_IDS
 from scoregap.engine.errors import InputError
+from scoregap.engine.events import MEASURING, ProgressInfo, Step
 from scoregap.engine.progress import Cancelled
-from scoregap.tui.diagnosis_run import (
+from scoregap.engine.run import readable
+from scoregap.profiles import PROFILES_DIR, scenarios
+from scoregap.tui.screens.checklist import ChecklistScreen
+from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
+from scoregap.tui.screens.error import ErrorScreen
+from scoregap.tui.screens.ranking import RankingScreen
+from scoregap.tui.screens.save_report import SaveReportScreen, SaveRequest
+from scoregap.tui.screens.start import StartScreen
+from scoregap.tui.screens.wizard import WizardScreen, parse_value
+from scoregap.tui.session_run import (
     CONCLUDE,
-    AppProgress,
+    AppEvents,
     CheckFinished,
     CheckStarted,
     Concluded,
@@ -41,17 +54,9 @@ from scoregap.tui.diagnosis_run import (
     RunCancelled,
     RunIdle,
     SessionRun,
-    Summary,
     VariantDone,
     WorkFailed,
 )
-from scoregap.tui.screens.checklist import ChecklistScreen
-from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
-from scoregap.tui.screens.error import ErrorScreen
-from scoregap.tui.screens.ranking import RankingScreen
-from scoregap.tui.screens.save_report import SaveReportScreen, SaveRequest, write_report_files
-from scoregap.tui.screens.start import StartScreen
-from scoregap.tui.screens.wizard import WizardScreen, parse_value
 from scoregap.tui.state import FILE_NAME, RecentSessions
 from scoregap.tui.widgets.prompt_diff import PromptPair
 
@@ -60,32 +65,6 @@ from scoregap.tui.widgets.prompt_diff import PromptPair
 class PromptReady(Message):
     check: str
     pair: PromptPair
-
-
-def readable(err: BaseException) -> str:
-    """An exception as a paragraph for the user."""
-    if isinstance(err, InputError):
-        return str(err)
-    text = f"{type(err).__name__}: {err}"
-    if "out of memory" in str(err).lower() or type(err).__name__ == "OutOfMemoryError":
-        text += ("\n\nThe model ran out of memory. Lower loading.batch_size in your setup (or use "
-                 '"auto"), or a smaller dtype; finished batches are cached.')
-    return text
-
-
-def demo_scenarios() -> list[tuple[str, Path, str]]:
-    """(name, session file, story) of the bundled demo scenarios, in their intended order."""
-    from scoregap.engine.setup import read_toml
-    from scoregap.tui.demo import scenarios
-
-    out = []
-    for name, path in scenarios():
-        try:
-            raw, _ = read_toml(path)
-            out.append((name, path, str(raw.get("truth", {}).get("story", ""))))
-        except InputError:
-            continue
-    return out
 
 
 class ScoregapApp(App[None]):
@@ -109,12 +88,55 @@ class ScoregapApp(App[None]):
         self.report: dict[str, Any] | None = None
         self.edits: dict[str, Any] = {}
         self._driving = False
-        self._tokenizers: dict[str, Any] = {}
 
     def on_mount(self) -> None:
-        self.push_screen(StartScreen(self.recent.load(), demo_scenarios()))
+        self.push_screen(StartScreen(self.recent.load(), scenarios()))
         if self.initial_session is not None:
             self.open_session(self.initial_session)
+
+    # -- what the screens ask for ---------------------------------------------------------------
+
+    @on(StartScreen.OpenRequested)
+    def _open_requested(self, m: StartScreen.OpenRequested) -> None:
+        self.open_session(m.path)
+
+    @on(StartScreen.WizardRequested)
+    def _wizard_requested(self) -> None:
+        self.push_screen(WizardScreen(Path.cwd() / "scoregap-session.toml", self.cache))
+
+    @on(WizardScreen.SessionWritten)
+    def _session_written(self, m: WizardScreen.SessionWritten) -> None:
+        self.open_session(m.path)
+
+    @on(ChecklistScreen.RunRequested)
+    def _run_requested(self, m: ChecklistScreen.RunRequested) -> None:
+        self.run_checks(list(m.checks))
+
+    @on(ChecklistScreen.CancelRequested)
+    def _cancel_requested(self) -> None:
+        self.cancel_run()
+
+    @on(ChecklistScreen.RankingRequested)
+    def _ranking_requested(self) -> None:
+        self.show_ranking()
+
+    @on(ChecklistScreen.LeaveRequested)
+    def _leave_requested(self) -> None:
+        self.leave_session()
+
+    @on(ChecklistScreen.FactEdited)
+    def _fact_edited(self, m: ChecklistScreen.FactEdited) -> None:
+        error = self.set_fact(m.key, m.text)
+        if self.checklist:
+            self.checklist.fact_saved(m.key, m.text, error)
+
+    @on(ChecklistScreen.PromptRequested)
+    def _prompt_requested(self, m: ChecklistScreen.PromptRequested) -> None:
+        self.request_prompt_pair(m.check)
+
+    @on(RankingScreen.SaveRequested)
+    def _save_requested(self) -> None:
+        self.save_report()
 
     # -- sessions ---------------------------------------------------------------------------------
 
@@ -155,9 +177,6 @@ class ScoregapApp(App[None]):
         if isinstance(self.screen, StartScreen):
             self.screen.show_recent(self.recent.load())
 
-    def open_wizard(self) -> None:
-        self.push_screen(WizardScreen(Path.cwd() / "scoregap-session.toml"))
-
     def _remember(self, finished: list[str] | None = None) -> None:
         run = self.session_run
         if run is None:
@@ -182,7 +201,7 @@ class ScoregapApp(App[None]):
             except InputError as err:
                 return str(err)
             known[key] = value
-        run.session = replace(run.session, known=known)
+        run.set_known(known)
         self.edits[key] = value
         if self.checklist:
             self.checklist.session = run.session
@@ -208,34 +227,32 @@ class ScoregapApp(App[None]):
         if run is None or not run.busy:
             self.notify("Nothing is running.")
             return
-        run.cancel.set()
-        dropped = run.clear()
+        dropped = run.cancel()
         if self.checklist:
             self.checklist.unqueue(dropped)
         self.notify("Cancelling: the engine stops after the batch in flight.")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine", description="The diagnosis")
     def drive(self, run: SessionRun) -> None:
-        from scoregap.checks import CHECKS, get
-        from scoregap.engine.diagnosis import Diagnosis
-        from scoregap.engine.evaluate import Engine
-        from scoregap.engine.model import resolve_model
-        from scoregap.engine.reports import report_model
+        """Open and measure the session if needed, then drain its queue (engine/run.py does
+        the work and reports through AppEvents)."""
+        from scoregap.checks import CHECKS
+        from scoregap.engine.run import DiagnosisRun
 
         post = self.post_message
-        run.cancel.clear()
-        progress = AppProgress(post, run.cancel)
+        run.cancelled.clear()
         try:
-            if run.diagnosis is None:
+            if run.diagnosis is None or not run.diagnosis.measured:
                 with run.lock:
                     run.running = "measure"
-                progress.stage = "loading the model"
-                post(ProgressUpdate(progress.stage, "", 0, 0, 0.0))
+                post(ProgressUpdate(ProgressInfo(Step(MEASURING, "loading the model", 1, 1), "", 0, 0, 0.0)))
                 try:
-                    model = resolve_model(run.session.model, run.session.revision, self.cache)
-                    d = Diagnosis(run.session, Engine(model, self.cache, progress), CHECKS, run.limit)
-                    progress.stage = "measuring your setup"
-                    d.measure()
+                    if run.diagnosis is None:
+                        run.diagnosis = DiagnosisRun.open(run.session, cache=self.cache, checks=CHECKS,
+                                                          events=AppEvents(post), limit=run.limit)
+                    if run.cancelled.is_set():
+                        raise Cancelled()
+                    run.diagnosis.measure()
                 except Cancelled:
                     run.clear()
                     post(RunCancelled(""))
@@ -244,43 +261,19 @@ class ScoregapApp(App[None]):
                     run.clear()
                     post(WorkFailed("", "Your setup could not be measured", readable(err)))
                     return
-                run.diagnosis, run.model_directory = d, model.directory
-                post(Measured(Summary.of(d), model.directory))
             d = run.diagnosis
-            d.engine.progress = progress
-            d.on_variant = lambda v: setattr(progress, "stage", f"{v.check}: {v.name}")
-            d.on_finding = lambda f: post(VariantDone(f.variant.check, f))
             while (item := run.next()) is not None:
-                d.session = run.session
-                if item == CONCLUDE:
-                    progress.stage = "ranking: the top fixes together"
-                    try:
-                        d.conclude()
-                        report = report_model(d)
-                    except Cancelled:
-                        run.clear()
-                        post(RunCancelled(CONCLUDE))
-                        return
-                    except Exception as err:  # noqa: BLE001
-                        post(WorkFailed(CONCLUDE, "The ranking could not be computed", readable(err)))
-                        continue
-                    post(Concluded(report))
-                    continue
-                post(CheckStarted(item))
-                progress.stage = item
                 try:
-                    d.run_check(get(item))
+                    if item == CONCLUDE:
+                        d.conclude()
+                    else:
+                        d.run_check(item)
                 except Cancelled:
                     run.clear()
                     post(RunCancelled(item))
                     return
-                except Exception as err:  # noqa: BLE001 - one failed check; the others go on
-                    d.results[item] = CheckResult(item, "failed", message=readable(err))
-                    post(WorkFailed(item, f"The {item} check failed", readable(err)))
-                    continue
-                d.conclude(reconcile=False)   # significance (Holm) across the checks run so far
-                post(CheckFinished(d.results[item], {c: list(r.findings) for c, r in d.results.items()},
-                                   Summary.of(d)))
+                except Exception as err:  # noqa: BLE001 - the ranking failed; the checks stay
+                    post(WorkFailed(item, "The ranking could not be computed", readable(err)))
         finally:
             with run.lock:
                 run.running = ""
@@ -290,7 +283,7 @@ class ScoregapApp(App[None]):
 
     def on_progress_update(self, m: ProgressUpdate) -> None:
         if self.checklist:
-            self.checklist.show_progress(m)
+            self.checklist.show_progress(m.info)
 
     def on_measured(self, m: Measured) -> None:
         if self.checklist:
@@ -365,20 +358,23 @@ class ScoregapApp(App[None]):
 
     def request_prompt_pair(self, check: str) -> None:
         run = self.session_run
-        if run is None or not run.model_directory or self.checklist is None:
+        if run is None or run.diagnosis is None or not run.diagnosis.measured:
             return
-        self.render_prompts(check, run.session, list(self.checklist.findings.get(check, [])), run.model_directory)
+        self.render_prompts(check, run)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="prompt", description="Rendering the prompts")
-    def render_prompts(self, check: str, session, findings, directory: str) -> None:  # noqa: ANN001
-        from scoregap.tui.prompt_pairs import prompt_pair
-
-        tokenizer = self._tokenizers.get(directory)
-        if tokenizer is None:
-            from transformers import AutoTokenizer
-
-            tokenizer = self._tokenizers[directory] = AutoTokenizer.from_pretrained(directory)
-        self.post_message(PromptReady(check, prompt_pair(session, findings, tokenizer)))
+    def render_prompts(self, check: str, run: SessionRun) -> None:
+        """Your model input beside the check's reference, as the engine feeds them to the model."""
+        d = run.diagnosis
+        assert d is not None
+        try:
+            reference, name, note = d.reference_for(check)
+            yours = d.model_input(run.session.yours)
+            theirs = d.model_input(reference) if reference is not None else yours
+            pair = PromptPair("yours", name or "reference", yours.text, theirs.text, yours.tokens, theirs.tokens, note)
+        except InputError as err:
+            pair = PromptPair("yours", "reference", "", "", (), (), f"The prompts could not be rendered: {err}")
+        self.post_message(PromptReady(check, pair))
 
     def on_prompt_ready(self, m: PromptReady) -> None:
         if self.checklist:
@@ -402,9 +398,7 @@ class ScoregapApp(App[None]):
     def default_report_dir(self) -> Path:
         if self.report_dir is not None:
             return self.report_dir
-        from scoregap.engine.setup import PROFILES_DIR
-
-        if self.session_run and Path(self.session_run.session.path).resolve().is_relative_to(PROFILES_DIR.resolve()):
+        if self.session_run and Path(self.session_run.session.path).resolve().is_relative_to(PROFILES_DIR):
             return self.cache.directory / "demo-reports" / Path(self.session_run.session.path).stem
         return Path.cwd() / "scoregap-report"
 
@@ -415,10 +409,12 @@ class ScoregapApp(App[None]):
         report = self.report
 
         def write(request: SaveRequest | None) -> None:
+            from scoregap.engine.reports import write_reports
+
             if request is None:
                 return
             try:
-                paths = write_report_files(report, request.directory, request.formats)
+                paths = write_reports(report, request.directory, request.formats)
             except OSError as err:
                 self.push_screen(ErrorScreen("The report could not be written", f"{request.directory}: {err}"))
                 return
@@ -436,8 +432,7 @@ class ScoregapApp(App[None]):
 
         def answer(quit_: bool | None) -> None:
             if quit_:
-                run.cancel.set()
-                run.clear()
+                run.cancel()
                 self.exit()
 
         running = run.running if run.running not in ("", "measure", CONCLUDE) else {

@@ -14,7 +14,6 @@ commands, so `--help` is instant.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 from pathlib import Path
@@ -140,14 +139,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     if args.limit is not None and args.limit < 0:
         raise InputError("--limit must be 0 (all docs) or a positive number of docs.")
-    from scoregap.engine.setup import load_setup
+    from scoregap.engine.presets import load_setup
 
     setup = load_setup(args.setup)
     return run_eval(setup, args.model, args.revision, args.limit or 0, args.out, _cache(args), args.quiet)
 
 
 def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None, cache, quiet: bool) -> int:  # noqa: ANN001
-    from scoregap.engine.backends.transformers import resolve_device
+    from scoregap.engine.backends import get_backend
     from scoregap.engine.environment import environment
     from scoregap.engine.evaluate import Engine
     from scoregap.engine.model import resolve_model
@@ -157,7 +156,8 @@ def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None
     model = resolve_model(model_name, revision, cache)
     engine = Engine(model, cache, None if quiet else StderrProgress())
     ev = engine.evaluate(setup, limit)
-    env = environment(resolve_device(setup.loading.device), setup.loading.dtype)
+    backend = get_backend(setup.loading.backend)
+    env = environment(setup.loading.backend, backend.resolve_device(setup.loading.device), setup.loading.dtype)
     r = ev.result
     stderr = f" ± {r.stderr:.4f}" if r.stderr == r.stderr else ""
     print(f"{ev.task.name}  {ev.metric} = {r.score:.4f}{stderr}  (n={r.n}, {setup.scoring.aggregate}; "
@@ -169,6 +169,7 @@ def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    from scoregap.engine.checks_api import parse_check_ids
     from scoregap.engine.errors import InputError
     from scoregap.engine.session import load_session
 
@@ -178,44 +179,23 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.checks:
         from dataclasses import replace
 
-        from scoregap.engine.checks_api import CHECK_IDS
-        from scoregap.engine.errors import did_you_mean
-
-        wanted = tuple(c.strip() for c in args.checks.split(",") if c.strip())
-        for c in wanted:
-            if c not in CHECK_IDS:
-                raise InputError(f'--checks names "{c}", which is not a check.{did_you_mean(c, CHECK_IDS)} '
-                                 f"Checks: {', '.join(CHECK_IDS)}.")
-        session = replace(session, checks=tuple(c for c in CHECK_IDS if c in wanted))
+        session = replace(session, checks=parse_check_ids(args.checks.split(","), "--checks"))
     limit = session.limit if args.limit is None else args.limit
-    return run_diagnosis(session, limit, args.report, _cache(args), args.quiet)
+    return run_diagnosis(session, limit, args.report, _cache(args), args.quiet, args.debug)
 
 
-def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool) -> int:  # noqa: ANN001
+def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, debug: bool = False) -> int:  # noqa: ANN001
     from scoregap.checks import CHECKS
-    from scoregap.engine.diagnosis import Diagnosis
-    from scoregap.engine.evaluate import Engine
-    from scoregap.engine.model import resolve_model
-    from scoregap.engine.reports import markdown, report_model, write_reports
-    from scoregap.tui.console import StderrProgress
+    from scoregap.engine.reports import markdown
+    from scoregap.engine.run import DiagnosisRun
+    from scoregap.tui.console import ConsoleEvents
 
-    model = resolve_model(session.model, session.revision, cache)
-    engine = Engine(model, cache, None if quiet else StderrProgress())
-    d = Diagnosis(session, engine, CHECKS, limit)
-    print(f"measuring your setup on {model.name} ...", file=sys.stderr)
-    d.measure()
-
-    def show(result) -> None:  # noqa: ANN001
-        best = result.best
-        effect = f"best: {best.variant.name} ({100 * best.delta:+.1f} points)" if best else result.message[:80]
-        print(f"  {result.check:14} {result.status:8} {result.calls:6} calls  {effect}", file=sys.stderr)
-
-    d.run_checks(show)
-    d.conclude()
-    m = report_model(d)
-    paths = write_reports(m, report_dir)
-    text = markdown(m)
-    print(text.split("## Checks")[0].rstrip())
+    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, events=ConsoleEvents(quiet), limit=limit,
+                            debug=debug)
+    print(f"measuring your setup on {run.engine.model.name} ...", file=sys.stderr)
+    report = run.run_all()
+    paths = run.write_reports(report_dir)
+    print(markdown(report).split("## Checks")[0].rstrip())
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
     return 0
 

@@ -1,15 +1,37 @@
-"""Plain-terminal output for the headless commands: a progress bar on stderr."""
+"""Plain-terminal output for the headless commands: progress on stderr, one line per check.
+
+`StderrProgress` draws one evaluation's progress (`scoregap eval`); `ConsoleEvents` follows a
+whole diagnosis through the engine's events protocol (`scoregap diagnose`).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from scoregap.engine.checks_api import CheckResult, Finding
+from scoregap.engine.events import (
+    CONCLUDING,
+    MEASURING,
+    NullEvents,
+    ProgressInfo,
+    Step,
+    Summary,
+)
 
 
 def _clock(seconds: float) -> str:
     seconds = int(max(seconds, 0))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def progress_line(label: str, done: int, total: int, elapsed: float, width: int = 24) -> str:
+    rate = done / elapsed if elapsed > 0 else 0.0
+    eta = (total - done) / rate if rate > 0 else 0.0
+    filled = int(width * done / total) if total else width
+    bar = "#" * filled + "-" * (width - filled)
+    return f"{label} [{bar}] {done}/{total}  {rate:.1f} req/s  elapsed {_clock(elapsed)}  ETA {_clock(eta)}"
 
 
 class StderrProgress:
@@ -42,21 +64,48 @@ class StderrProgress:
         return False
 
     def line(self) -> str:
-        elapsed = time.perf_counter() - self.began
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        filled = int(self.width * self.done / self.total) if self.total else self.width
-        bar = "#" * filled + "-" * (self.width - filled)
-        return (f"{self.label} [{bar}] {self.done}/{self.total}  {rate:.1f} req/s  "
-                f"elapsed {_clock(elapsed)}  ETA {_clock(eta)}")
+        return progress_line(self.label, self.done, self.total, time.perf_counter() - self.began, self.width)
 
     def _draw(self, force: bool = False) -> None:
         now = time.perf_counter()
         if not force and now - self.drawn < (0.1 if self.interactive else 5.0):
             return
         self.drawn = now
-        if self.interactive:
-            self.stream.write("\r" + self.line())
-        else:
-            self.stream.write(self.line() + "\n")
+        self.stream.write(("\r" if self.interactive else "") + self.line() + ("" if self.interactive else "\n"))
         self.stream.flush()
+
+
+def step_label(step: Step) -> str:
+    phase = {MEASURING: "measuring", CONCLUDING: "ranking"}.get(step.check, step.check)
+    return f"{phase} {step.index}/{step.total}: {step.name}"
+
+
+class ConsoleEvents(NullEvents):
+    """A diagnosis on stderr: a progress line per step (unless quiet), a line per check."""
+
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.bar = None if quiet else StderrProgress(self.stream)
+
+    def progress(self, info: ProgressInfo) -> None:
+        if self.bar is None:
+            return
+        if info.done == 0 and not info.finished:
+            self.bar.start(f"{step_label(info.step)} ({info.label})", info.total)
+        elif info.finished:
+            self.bar.done = info.done
+            self.bar.finish()
+        else:
+            self.bar.advance(info.done - self.bar.done)
+
+    def measured(self, summary: Summary) -> None:
+        print(f"  your score {100 * summary.yours:.1f} (n={summary.n}), reported {100 * summary.reported:.1f}, "
+              f"gap {100 * summary.gap:+.1f}, noise floor ±{100 * summary.noise:.1f}", file=self.stream)
+
+    def check_finished(self, result: CheckResult, findings: dict[str, list[Finding]], summary: Summary) -> None:
+        best = result.best
+        effect = f"best: {best.variant.name} ({100 * best.delta:+.1f} points)" if best else result.message[:80]
+        print(f"  {result.check:14} {result.status:8} {result.calls:6} calls  {effect}", file=self.stream)
+
+    def concluded(self, report: dict[str, Any]) -> None:
+        pass

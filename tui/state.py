@@ -12,11 +12,12 @@ else `$XDG_CACHE_HOME/scoregap`, else `~/.cache/scoregap`; see engine/cache.py).
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from scoregap.engine.files import write_atomic
 
 FILE_NAME = "tui-state.json"
 KEEP = 12   # recent sessions remembered
@@ -68,8 +69,5 @@ class RecentSessions:
         return entry
 
     def _write(self, records: list[SessionRecord]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"sessions": [{**asdict(r), "finished": list(r.finished)} for r in records]}
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

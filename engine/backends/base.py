@@ -1,19 +1,35 @@
-"""What every backend provides. The engine talks to backends only through this protocol."""
+"""What every backend provides. The engine talks to backends only through these two protocols.
+
+A backend is registered by name (`@backend("transformers")` in `scoregap.engine.backends`) and
+its module is imported only when a setup names it, so importing the engine never imports torch.
+The registered class is the `BackendType`: it loads a model (`load`), or only its tokenizer
+(`load_tokenizer`: what rendering and tokenizing a prompt needs, without the weights), resolves a
+device name and says whether it can run a given model at all (`accepts`). What `load` returns is
+a `Backend`: it answers loglikelihood and generation requests in batches.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scoregap.engine.progress import Progress
-from scoregap.engine.requests import Generate, GenerationResult, Loglikelihood, LoglikelihoodResult
+from scoregap.engine.requests import (
+    Generate,
+    GenerationResult,
+    Loglikelihood,
+    LoglikelihoodResult,
+)
+
+if TYPE_CHECKING:
+    from scoregap.engine.model import ModelRef
+    from scoregap.engine.setup import LoadingSpec
 
 
 class Backend(Protocol):
+    """A loaded model. Results come back in the order of the requests, one per request."""
+
     name: str
     tokenizer: Any
-
-    def chat_renderer(self) -> Callable[[list[dict[str, str]]], str] | None:
-        """Renders a conversation with the model's chat template, or None if it has none."""
 
     def loglikelihood(
         self, requests: list[Loglikelihood], batch_size: int | str, progress: Progress
@@ -22,3 +38,40 @@ class Backend(Protocol):
     def generate(
         self, requests: list[Generate], batch_size: int | str, progress: Progress
     ) -> list[GenerationResult]: ...
+
+
+class BackendType(Protocol):
+    """The registered class of a backend: what the engine needs before a model is loaded."""
+
+    name: str
+
+    @classmethod
+    def load(cls, model: ModelRef, loading: LoadingSpec) -> Backend: ...
+
+    @classmethod
+    def load_tokenizer(cls, model: ModelRef, loading: LoadingSpec) -> Any:
+        """The model's tokenizer alone (a transformers-compatible object), for rendering prompts."""
+
+    @classmethod
+    def resolve_device(cls, device: str) -> str:
+        """The device `loading.device` means here ("auto" resolved); part of every cache key."""
+
+    @classmethod
+    def accepts(cls, model: ModelRef) -> str:
+        """'' when this backend can run the model, else one sentence saying why not."""
+
+    @classmethod
+    def versions(cls) -> dict[str, Any]:
+        """The package versions (and hardware) its numbers depend on, for reports."""
+
+
+def complete(results: list[Any], what: str) -> list[Any]:
+    """The results of a batch call, after checking that every request got one.
+
+    A backend fills a slot per request; an empty slot would shift every later result onto the
+    wrong request, so it is a bug to stop on, never a row to drop."""
+    missing = [i for i, r in enumerate(results) if r is None]
+    if missing:
+        raise RuntimeError(f"{what}: no result for {len(missing)} of {len(results)} requests "
+                           f"(first: #{missing[0]}); refusing to misalign results with requests.")
+    return results

@@ -14,14 +14,25 @@ the context batch ("right" as lm-eval does, or "left"); batched generation alway
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
+from scoregap.engine.backends import backend
+from scoregap.engine.backends.base import complete
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled, Progress
-from scoregap.engine.requests import Generate, GenerationResult, Loglikelihood, LoglikelihoodResult
+from scoregap.engine.requests import (
+    Generate,
+    GenerationResult,
+    Loglikelihood,
+    LoglikelihoodResult,
+)
 from scoregap.engine.tokenization import encode, encode_pair, has_doubled_bos
+
+if TYPE_CHECKING:
+    from scoregap.engine.model import ModelRef
+    from scoregap.engine.setup import LoadingSpec
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTO_BATCH = {"cuda": 64, "cpu": 32, "mps": 16}
@@ -41,8 +52,53 @@ def _is_oom(err: BaseException) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
 
 
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@backend("transformers")
 class TransformersBackend:
     name = "transformers"
+
+    @classmethod
+    def load(cls, model: ModelRef, loading: LoadingSpec) -> TransformersBackend:
+        return cls(model.directory, dtype=loading.dtype, device=loading.device,
+                   attn_implementation=loading.attn_implementation, padding_side=loading.padding_side,
+                   trust_remote_code=loading.trust_remote_code)
+
+    @classmethod
+    def load_tokenizer(cls, model: ModelRef, loading: LoadingSpec) -> Any:
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(model.directory, trust_remote_code=loading.trust_remote_code)
+        except (OSError, ValueError) as err:
+            raise InputError(f'The tokenizer of "{model.name}" could not be loaded: {err}') from None
+
+    @classmethod
+    def resolve_device(cls, device: str) -> str:
+        return resolve_device(device)
+
+    @classmethod
+    def accepts(cls, model: ModelRef) -> str:
+        from pathlib import Path
+
+        if not (Path(model.directory) / "config.json").is_file():
+            return f"{model.directory} has no config.json: not a transformers model."
+        return ""
+
+    @classmethod
+    def versions(cls) -> dict[str, Any]:
+        cuda = torch.cuda.is_available()
+        return {"torch": torch.__version__, "transformers": _version("transformers"),
+                "cuda": torch.version.cuda if cuda else None,
+                "gpu": torch.cuda.get_device_name(0) if cuda else None,
+                "cpu_threads": torch.get_num_threads()}
 
     def __init__(
         self,
@@ -76,15 +132,6 @@ class TransformersBackend:
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id or 0
-
-    def chat_renderer(self) -> Callable[[list[dict[str, str]]], str] | None:
-        if not getattr(self.tokenizer, "chat_template", None):
-            return None
-
-        def render(messages: list[dict[str, str]]) -> str:
-            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-        return render
 
     def _batch_size(self, batch_size: int | str) -> int:
         if batch_size == "auto":
@@ -134,7 +181,7 @@ class TransformersBackend:
                 results[index] = result
             start += len(batch)
             progress.advance(count)
-        return [r for r in results if r is not None]
+        return complete(results, "transformers loglikelihood")
 
     @torch.inference_mode()
     def _score_groups(
@@ -245,11 +292,15 @@ class TransformersBackend:
                     results[i] = out
                 start += len(chunk)
                 progress.advance(len(chunk))
-        return [r for r in results if r is not None]
+        return complete(results, "transformers generate")
 
     @torch.inference_mode()
     def _generate_batch(self, batch: list[Generate]) -> list[GenerationResult]:
-        from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+        from transformers import (
+            GenerationConfig,
+            StoppingCriteria,
+            StoppingCriteriaList,
+        )
 
         first = batch[0]
         prompts = [encode(self.tokenizer, r.prompt, r.bos) for r in batch]

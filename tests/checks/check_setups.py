@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from scoregap.engine.checks_api import CheckContext
-from scoregap.engine.setup import Setup, load_setup, presets_for
+from scoregap.engine.presets import load_setup, presets_for
+from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import load_task
 
 BUNDLED = ("tests/checks/setups/chat_mc.toml", "tests/checks/setups/chat_qa.toml", "samples/arith.toml",

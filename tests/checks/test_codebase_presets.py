@@ -14,9 +14,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from scoregap.checks.base import probe_chat
+from scoregap.engine.presets import load_setup, presets_for
 from scoregap.engine.prompts import PromptBuilder
-from scoregap.engine.setup import PROFILES_DIR, load_setup, presets_for
 from scoregap.engine.tasks import load_task
+from scoregap.profiles import PROFILES_DIR
 
 NEW_PRESETS = ("helm/mmlu", "original/mmlu", "lighteval/mmlu", "olmes/mc", "harness-2023/mmlu")
 ARITH = load_setup("samples/arith.toml")

@@ -16,6 +16,7 @@ import pytest
 from scoregap.engine.cache import Cache, default_cache_dir
 from scoregap.engine.evaluate import Engine
 from scoregap.engine.model import resolve_model
+from scoregap.engine.presets import load_setup
 from scoregap.engine.requests import (
     Generate,
     GenerationResult,
@@ -23,7 +24,6 @@ from scoregap.engine.requests import (
     LoglikelihoodResult,
     result_from_json,
 )
-from scoregap.engine.setup import load_setup
 
 LL = LoglikelihoodResult(logprob=-1.25, is_greedy=True, n_tokens=2, n_context_tokens=17,
                          min_margin=0.5, doubled_bos=False)

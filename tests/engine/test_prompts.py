@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from scoregap.engine.errors import InputError
+from scoregap.engine.presets import load_setup
 from scoregap.engine.prompts import PromptBuilder, choice_labels
-from scoregap.engine.setup import Setup, load_setup
+from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import Task, TaskSpec, load_task
 
 DOCS = [
@@ -353,3 +354,23 @@ def test_any_template_failure_is_an_input_error(plain: Setup, task: Task, templa
     setup = plain.with_values({"prompt.template": template})
     with pytest.raises(InputError, match="prompt.template failed to render"):
         PromptBuilder(setup, task).render(task.docs[0])
+
+
+@pytest.mark.parametrize("source", [
+    "{{ label }}. {{ text }}", "({{label}}) {{ text }}\n", "{{ question }}\n{{ choices }}\nAnswer:", "plain text",
+    "{{ question }} {{ n }} {{ missing_is_none }} {{ flag }}", "",
+    "{{ label|lower }}) {{ text }}", "{% if n %}{{ text }}{% endif %}", "{{- text -}}", "{{ text }} {# note #}",
+])
+def test_plain_templates_render_exactly_as_jinja_does(source: str) -> None:
+    from scoregap.engine.prompts import _ENV, Template
+
+    values = {"label": "B", "text": "43 plums", "question": "How many?\n", "choices": "A. x\nB. y", "n": 3,
+              "missing_is_none": None, "flag": True}
+    assert Template(source).render(values) == _ENV.from_string(source).render(**values)
+
+
+def test_a_plain_template_with_an_unknown_name_fails_as_jinja_does() -> None:
+    from scoregap.engine.prompts import Template
+
+    with pytest.raises(Exception, match="nope"):
+        Template("{{ nope }}").render({"text": "x"})

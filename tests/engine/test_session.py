@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from scoregap.engine.errors import InputError
@@ -47,10 +49,35 @@ def test_bad_sessions_say_what_to_fix(tmp_path, extra, message):
 
 
 def test_the_demo_sessions_load():
-    from scoregap.tui.demo import scenarios
+    from scoregap.profiles import scenarios
 
     if not scenarios():
         pytest.skip("the demo world's sessions are not generated yet (issue 3)")
-    for name, path in scenarios():
-        session = load_session(path)
-        assert session.story and session.reported_score > 0, name
+    for scenario in scenarios():
+        session = load_session(scenario.path)
+        assert session.story and session.reported_score > 0, scenario.name
+
+
+@pytest.mark.parametrize("extra", [
+    '[reported]\nscore = 61.9\nsource = "card"\nsetup = "lm-eval/mmlu"\n[reported.known]\n"fewshot.k" = 5\n'
+    '"chat.apply_template" = false\n[diagnosis]\nchecks = ["prompt", "metric"]\nlimit = 40\n',
+    '[yours]\nscore = 0.553\n[reported]\nscore = 0.619\nscale = "fraction"\n',
+    '[reported]\nscore = 30\n[truth]\ncauses = ["metric"]\nstory = "a leaderboard number"\n',
+])
+def test_a_session_written_by_to_toml_loads_back_equal(tmp_path, extra):
+    base = BASE if "[yours]" not in extra else BASE.replace('[yours]\nsetup = "mine.toml"\n', "")
+    text = base + extra if "[yours]" not in extra else base + extra.replace("[yours]\n", '[yours]\nsetup = "mine.toml"\n')
+    original = load_session(write(tmp_path, text))
+    elsewhere = tmp_path / "moved" / "copy.toml"          # absolute paths: the copy may live anywhere
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(original.to_toml())
+    again = load_session(elsewhere)
+    assert again == replace(original, path=str(elsewhere))
+
+
+def test_check_ids_are_validated_in_one_place():
+    from scoregap.engine.checks_api import parse_check_ids
+
+    assert parse_check_ids(["prompt", " metric", ""], "--checks") == ("metric", "prompt")   # checklist order
+    with pytest.raises(InputError, match='--checks names "promt".*Did you mean "prompt"'):
+        parse_check_ids(["promt"], "--checks")

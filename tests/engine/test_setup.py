@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.setup import PROFILES_DIR, Setup, load_setup
+from scoregap.engine.presets import load_setup
+from scoregap.engine.setup import Setup
+from scoregap.profiles import PROFILES_DIR
 
 
 def _error(path_or_name: str | Path) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.setup import TaskSpec, load_setup
+from scoregap.engine.presets import load_setup
+from scoregap.engine.setup import TaskSpec
 from scoregap.engine.tasks import load_task
 
 MC_TASK = """\

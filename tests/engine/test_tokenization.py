@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from scoregap.engine.tokenization import encode, encode_pair, has_doubled_bos, prefix_token_id
+from scoregap.engine.tokenization import (
+    encode,
+    encode_pair,
+    has_doubled_bos,
+    prefix_token_id,
+)
 
 PAIRS = [
     ("Answer:", " 12"),

@@ -10,23 +10,22 @@ sessions' numbers on all of them. `scoregap demo --headless NAME` runs the full 
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
 from scoregap.checks import CHECKS
 from scoregap.engine.cache import Cache
-from scoregap.engine.diagnosis import Diagnosis, is_cause
-from scoregap.engine.evaluate import Engine
-from scoregap.engine.model import resolve_model
-from dataclasses import replace
-from pathlib import Path
-
+from scoregap.engine.presets import load_setup
+from scoregap.engine.ranking import is_cause
+from scoregap.engine.run import DiagnosisRun
 from scoregap.engine.session import load_session
-from scoregap.engine.setup import load_setup
-from scoregap.tui.demo import scenarios
+from scoregap.profiles import scenarios
 
 LIMIT = 120
 
-SCENARIOS = dict(scenarios())
+SCENARIOS = {s.name: s.path for s in scenarios()}
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not SCENARIOS, reason="the demo world's model and sessions are not committed yet (issue 3)"),
@@ -40,14 +39,15 @@ def cache(tmp_path_factory):
 
 def diagnose(name, cache, checks=None):
     session = load_session(SCENARIOS[name])
-    engine = Engine(resolve_model(session.model, cache=cache), cache)
-    reported = engine.evaluate(load_setup(session.reported_setup, relative_to=Path(session.path).parent), LIMIT).result.score
+    engine = DiagnosisRun.open(session, cache=cache).engine
+    reported = engine.evaluate(load_setup(session.reported_setup, relative_to=Path(session.path).parent),
+                               LIMIT).result.score
     if name == "leaderboard-scale":     # the leaderboard's (s - 1/k) / (1 - 1/k), k = 4 choices
         reported = (reported - 0.25) / 0.75
-    session = replace(session, reported_score=reported, limit=LIMIT)
-    d = Diagnosis(session, engine, [c for c in CHECKS if checks is None or c.id in checks], LIMIT)
-    d.run()
-    return d
+    run = DiagnosisRun.open(replace(session, reported_score=reported, limit=LIMIT), cache=cache,
+                            checks=[c for c in CHECKS if checks is None or c.id in checks], limit=LIMIT)
+    run.run_all()
+    return run.diagnosis
 
 
 def causes(d):

@@ -14,8 +14,9 @@ import pytest
 from scoregap.engine.cache import Cache
 from scoregap.engine.evaluate import Engine
 from scoregap.engine.model import resolve_model
+from scoregap.engine.presets import load_setup
 from scoregap.engine.session import load_session
-from scoregap.engine.setup import PROFILES_DIR, load_setup
+from scoregap.profiles import PROFILES_DIR
 
 DEMO = PROFILES_DIR / "demo"
 pytestmark = [

@@ -18,7 +18,7 @@ from scoregap.engine.cache import Cache  # noqa: E402
 from scoregap.engine.evaluate import Engine  # noqa: E402
 from scoregap.engine.lmeval_export import export  # noqa: E402
 from scoregap.engine.model import resolve_model  # noqa: E402
-from scoregap.engine.setup import load_setup  # noqa: E402
+from scoregap.engine.presets import load_setup  # noqa: E402
 
 pytestmark = pytest.mark.slow
 LIMIT = 24

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from scoregap.engine.setup import PROFILES_DIR
-from scoregap.tui.demo import scenarios
+from scoregap.profiles import PROFILES_DIR, scenarios
 
 pytestmark = [
     pytest.mark.slow,
@@ -68,10 +67,7 @@ def ranking_rows(rows: list[dict]) -> list[tuple]:
 
 async def _test_wizard_checklist_ranking_report_match_the_headless_run(shared_cache: Path, tmp_path: Path) -> None:
     from scoregap.checks import CHECKS as ALL_CHECKS
-    from scoregap.engine.cache import Cache
-    from scoregap.engine.diagnosis import Diagnosis
-    from scoregap.engine.evaluate import Engine
-    from scoregap.engine.model import resolve_model
+    from scoregap.engine.run import DiagnosisRun
     from scoregap.engine.session import load_session
     from scoregap.tui.app import make_app
     from scoregap.tui.screens.checklist import ChecklistScreen
@@ -146,14 +142,9 @@ async def _test_wizard_checklist_ranking_report_match_the_headless_run(shared_ca
     saved = json.loads((report_dir / "report.json").read_text())
     assert set(saved["checks"]) == set(CHECKS)
 
-    cache = Cache(shared_cache)
-    engine = Engine(resolve_model(session.model, session.revision, cache), cache)
-    headless = Diagnosis(session, engine, ALL_CHECKS, LIMIT)
-    headless.run()
-    assert engine.calls.total == 0                     # everything was cached by the app
-    from scoregap.engine.reports import report_model
-
-    expected = report_model(headless)
+    headless = DiagnosisRun.open(session, cache=shared_cache, checks=ALL_CHECKS, limit=LIMIT)
+    expected = headless.run_all()
+    assert headless.engine.calls.total == 0            # everything was cached by the app
     assert ranking_rows(saved["ranking"]) == ranking_rows(expected["ranking"])
     assert saved["gap"] == expected["gap"] and saved["verdict"] == expected["verdict"]
     assert saved["reconciliation"] == expected["reconciliation"]
@@ -161,7 +152,6 @@ async def _test_wizard_checklist_ranking_report_match_the_headless_run(shared_ca
 
 async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache: Path, hold) -> None:
     from scoregap.tui.app import make_app
-    from scoregap.tui.diagnosis_run import ProgressUpdate
     from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
 
     app = make_app(SCENARIO, cache_dir=shared_cache, limit=LIMIT)
@@ -170,9 +160,9 @@ async def _test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(sh
         await highlight(app, pilot, "prompt")          # many variants: still running when cancelled
         started = []
 
-        def on_progress(update: ProgressUpdate) -> None:
-            if update.stage.startswith("prompt:"):
-                started.append(update)
+        def on_progress(info) -> None:  # noqa: ANN001 - a ProgressInfo
+            if info.step.check == "prompt":
+                started.append(info)
 
         app.checklist.show_progress = _also(app.checklist.show_progress, on_progress)
         await pilot.press("r")
@@ -277,19 +267,19 @@ def test_wizard_checklist_ranking_report_match_the_headless_run(shared_cache: Pa
 def test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache: Path, monkeypatch) -> None:
     import threading
 
-    from scoregap.tui.diagnosis_run import AppProgress
+    from scoregap.tui.session_run import AppEvents
 
     # The prompt check's worker waits after its first batch until the test has pressed its keys,
     # so the check is surely still running when it is cancelled, however fast the machine.
     hold = threading.Event()
-    advance = AppProgress.advance
+    progress = AppEvents.progress
 
-    def held(self, n):  # noqa: ANN001, ANN202
-        advance(self, n)
-        if self.stage.startswith("prompt:"):
+    def held(self, info):  # noqa: ANN001, ANN202
+        progress(self, info)
+        if info.step.check == "prompt" and info.done > 0:
             hold.wait(timeout=60)
 
-    monkeypatch.setattr(AppProgress, "advance", held)
+    monkeypatch.setattr(AppEvents, "progress", held)
     try:
         asyncio.run(_test_cancelling_a_check_leaves_the_app_usable_and_the_cache_intact(shared_cache, hold))
     finally:

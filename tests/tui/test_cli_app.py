@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from scoregap.profiles import scenarios
 from scoregap.tui import cli
-from scoregap.tui.demo import scenarios
 
 
 @pytest.fixture
@@ -24,10 +24,10 @@ def test_demo_name_opens_the_app_on_that_scenario(opened: list, monkeypatch: pyt
     called = []
     monkeypatch.setattr(cli, "run_diagnosis", lambda *a, **k: called.append(a) or 0)
     assert cli.main(["demo", "labels"]) == 0
-    assert opened == [(dict(scenarios())["labels"], None)]
+    assert opened == [({s.name: s.path for s in scenarios()}["labels"], None)]
     assert not called
     assert cli.main(["demo"]) == 0                     # the default: the first scenario
-    assert opened[-1][0] == scenarios()[0][1]
+    assert opened[-1][0] == scenarios()[0].path
 
 
 @pytest.mark.skipif(not scenarios(), reason="the demo world (profiles/demo) is not generated")

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from scoregap.engine.checks_api import CHECK_IDS, CheckResult, Finding, Variant
-from scoregap.engine.setup import PROFILES_DIR
-from scoregap.tui.demo import scenarios
+from scoregap.profiles import PROFILES_DIR, scenarios
 
 pytestmark = pytest.mark.skipif(not scenarios(), reason="the demo world (profiles/demo) is not generated")
 
@@ -45,10 +44,11 @@ REFERENCE_TOKENS = ((1, "<s>"), (319, "A"), (29889, "."), (29871, " 42"), (350, 
 
 
 def summary():  # noqa: ANN201
-    from scoregap.tui.diagnosis_run import Summary
+    from scoregap.engine.events import Summary
 
     return Summary(yours=0.30, stated=None, reported=0.9625, reported_source="census model card, table 1",
-                   gap=0.6625, noise=0.027, verdict="gap", n=40, top="template: chat template off (+62.5)")
+                   gap=0.6625, noise=0.027, noise_basis="", verdict="gap", n=40,
+                   top="template: chat template off (+62.5)")
 
 
 def app_on_scenario(tmp_path: Path):  # noqa: ANN201
@@ -59,7 +59,7 @@ def app_on_scenario(tmp_path: Path):  # noqa: ANN201
 
 async def frozen_checklist(pilot, current: str) -> None:  # noqa: ANN001
     """The checklist mid-run: template done, prompt running with two variants in, progress frozen."""
-    from scoregap.tui.diagnosis_run import ProgressUpdate
+    from scoregap.engine.events import ProgressInfo, Step
     from scoregap.tui.widgets.check_sidebar import CheckSidebar
     from scoregap.tui.widgets.prompt_diff import PromptPair
 
@@ -72,7 +72,7 @@ async def frozen_checklist(pilot, current: str) -> None:  # noqa: ANN001
     for f in PROMPT_LIVE:
         screen.variant_done("prompt", f)
     screen.check_queued("fewshot")
-    screen.show_progress(ProgressUpdate("prompt: labels (1)", "census_mc: 40 docs", 72, 160, 12.0))
+    screen.show_progress(ProgressInfo(Step("prompt", "labels (1)", 3, 12), "census_mc: 40 docs", 72, 160, 12.0))
     pair = PromptPair("yours", "chat template off", YOURS, REFERENCE, YOURS_TOKENS, REFERENCE_TOKENS,
                       "Reference: this check's best variant (chat template off).")
     screen.show_pair("template", pair)

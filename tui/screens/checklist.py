@@ -9,6 +9,7 @@ diff between text and tokens, g opens the ranking.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -16,13 +17,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Collapsible, Footer, Input, OptionList, Static
 
 from scoregap.checks import get as get_check
 from scoregap.engine.checks_api import CHECK_IDS, CheckResult, Finding
+from scoregap.engine.events import CONCLUDING, MEASURING, ProgressInfo, Summary
 from scoregap.engine.session import Session
-from scoregap.tui.diagnosis_run import ProgressUpdate, Summary
 from scoregap.tui.widgets.ablation_table import AblationTable
 from scoregap.tui.widgets.check_sidebar import CheckSidebar, CheckState
 from scoregap.tui.widgets.effect_chart import Effect, EffectChart
@@ -71,7 +73,49 @@ def effects_of(findings: list[Finding]) -> list[Effect]:
     return [Effect(f.variant.name, f.delta, f.ci, f.significant) for f in findings]
 
 
+OUTPUT_CHECKS = ("generation", "template")   # their pane shows what your stored outputs show
+
+
+def step_text(info: ProgressInfo) -> str:
+    step = info.step
+    if step.check == MEASURING:
+        return "measuring your setup" if step.name == "your setup" else f"noise floor: {step.name}"
+    if step.check == CONCLUDING:
+        return f"ranking: {step.name}"
+    return f"{step.check}: {step.name}"
+
+
 class ChecklistScreen(Screen):
+    """The checklist; what the user asks for goes to the app as messages."""
+
+    @dataclass
+    class RunRequested(Message):
+        checks: tuple[str, ...]
+
+    @dataclass
+    class CancelRequested(Message):
+        pass
+
+    @dataclass
+    class RankingRequested(Message):
+        pass
+
+    @dataclass
+    class LeaveRequested(Message):
+        pass
+
+    @dataclass
+    class FactEdited(Message):
+        """The user typed what the report states for `key` ('' : unknown); the app answers with
+        `fact_saved`."""
+
+        key: str
+        text: str
+
+    @dataclass
+    class PromptRequested(Message):
+        check: str
+
     BINDINGS = [
         Binding("r", "run_selected", "Run check"),
         Binding("a", "run_all", "Run all"),
@@ -132,6 +176,7 @@ class ChecklistScreen(Screen):
         if self.is_mounted:
             self.query_one("#summary", Static).update(summary_text(summary, self.session, note))
             self._refresh_chart()
+            self._refresh_status()
 
     def set_state(self, check: str, state: CheckState) -> None:
         self.states[check] = state
@@ -174,7 +219,7 @@ class ChecklistScreen(Screen):
         if self.is_mounted:
             self._refresh_findings()
             if result.check == self.current:
-                self.app.request_prompt_pair(self.current)  # type: ignore[attr-defined]
+                self.post_message(self.PromptRequested(self.current))
 
     def check_failed(self, check: str, text: str) -> None:
         self.messages[check] = text
@@ -189,15 +234,13 @@ class ChecklistScreen(Screen):
             if c in self.states and self.states[c].status == "queued":
                 self.set_state(c, CheckState("pending"))
 
-    def show_progress(self, update: ProgressUpdate) -> None:
+    def show_progress(self, info: ProgressInfo) -> None:
         if not self.is_mounted:
             return
-        self.query_one(RunProgress).show(update.stage or update.label, update.done, update.total,
-                                         update.rate, update.eta, update.finished)
-        check = update.stage.split(":")[0]
-        state = self.states.get(check)
-        if state and state.status == "running" and update.total:
-            self.set_state(check, CheckState("running", percent=int(100 * update.done / update.total)))
+        self.query_one(RunProgress).show(step_text(info), info.done, info.total, info.rate, info.eta, info.finished)
+        state = self.states.get(info.step.check)
+        if state and state.status == "running" and info.total:
+            self.set_state(info.step.check, CheckState("running", percent=int(100 * info.done / info.total)))
 
     def show_idle(self, text: str = "idle") -> None:
         if self.is_mounted:
@@ -225,9 +268,7 @@ class ChecklistScreen(Screen):
         self._build_questions(check_id)
         self.query_one(PromptDiff).show(self.pairs.get(check_id))
         if check_id not in self.pairs:
-            request = getattr(self.app, "request_prompt_pair", None)
-            if request:
-                request(check_id)
+            self.post_message(self.PromptRequested(check_id))
         self._refresh_findings()
 
     def _refresh_status(self) -> None:
@@ -240,6 +281,8 @@ class ChecklistScreen(Screen):
         message = self.messages.get(self.current, "")
         if message:
             text += " " + message
+        if self.current in OUTPUT_CHECKS and self.summary and self.summary.outputs:
+            text += " Your outputs: " + self.summary.outputs   # counted from them, no model calls
         self.query_one("#check-status", Static).update(Text(text))
 
     def _refresh_findings(self) -> None:
@@ -273,35 +316,38 @@ class ChecklistScreen(Screen):
 
     @on(Input.Submitted, ".fact")
     def _fact_submitted(self, event: Input.Submitted) -> None:
-        key = event.input.name or ""
-        error = self.app.set_fact(key, event.value)  # type: ignore[attr-defined]
+        event.stop()
+        self.post_message(self.FactEdited(event.input.name or "", event.value))
+
+    def fact_saved(self, key: str, value: str, error: str) -> None:
+        """The app's answer to FactEdited: '' or why the value was refused."""
         for note in self.query(".fact-error").results(Static):
             if note.name == key:
-                note.update(error or f"Saved: {key} = {event.value.strip() or 'unknown'}. Run the check again (r).")
+                note.update(error or f"Saved: {key} = {value.strip() or 'unknown'}. Run the check again (r).")
 
     # -- actions -----------------------------------------------------------------------------------
 
     def action_run_selected(self) -> None:
         # The sidebar's highlight, not `current`: a key pressed right after an arrow key can run
         # before the highlight message reaches this screen.
-        self.app.run_checks([self.query_one(CheckSidebar).selected])  # type: ignore[attr-defined]
+        self.post_message(self.RunRequested((self.query_one(CheckSidebar).selected,)))
 
     def action_run_all(self) -> None:
-        todo = [c for c in self.session.checks if self.states[c].status in ("pending", "cancelled", "failed")]
-        self.app.run_checks(todo)  # type: ignore[attr-defined]
+        todo = tuple(c for c in self.session.checks if self.states[c].status in ("pending", "cancelled", "failed"))
+        self.post_message(self.RunRequested(todo))
 
     def action_cancel(self) -> None:
-        self.app.cancel_run()  # type: ignore[attr-defined]
+        self.post_message(self.CancelRequested())
 
     def action_toggle_tokens(self) -> None:
         diff = self.query_one(PromptDiff)
         diff.tokens = not diff.tokens
 
     def action_ranking(self) -> None:
-        self.app.show_ranking()  # type: ignore[attr-defined]
+        self.post_message(self.RankingRequested())
 
     def action_back(self) -> None:
-        self.app.leave_session()  # type: ignore[attr-defined]
+        self.post_message(self.LeaveRequested())
 
 
 def _done_state(findings: list[Finding]) -> CheckState:

@@ -4,12 +4,14 @@ split and the commands that reproduce the reported score. Drawn from the report 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -26,6 +28,10 @@ def _signed(x: float | None) -> str:
 
 
 class RankingScreen(Screen):
+    @dataclass
+    class SaveRequested(Message):
+        pass
+
     BINDINGS = [Binding("s", "save", "Save report"), Binding("escape", "back", "Checklist")]
 
     def __init__(self) -> None:
@@ -89,7 +95,7 @@ class RankingScreen(Screen):
         self.query_one("#reproduce", Static).update(text)
 
     def action_save(self) -> None:
-        self.app.save_report()  # type: ignore[attr-defined]
+        self.post_message(self.SaveRequested())
 
     def action_back(self) -> None:
         self.app.pop_screen()

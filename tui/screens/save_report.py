@@ -1,4 +1,4 @@
-"""Save the report: a folder and the formats; writes the files `scoregap diagnose` writes."""
+"""Save the report: a folder and the formats (the app writes the files `scoregap diagnose` writes)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
-FORMATS = ("md", "html", "json")
+from scoregap.engine.reports import FORMATS
 
 
 @dataclass(frozen=True)
@@ -62,26 +62,3 @@ class SaveReportScreen(ModalScreen[SaveRequest | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def write_report_files(report: dict, directory: Path, formats: tuple[str, ...] = FORMATS) -> list[Path]:
-    """The files `scoregap diagnose` writes (engine/reports.py), or the chosen subset of them."""
-    import json
-    import os
-
-    from scoregap.engine.reports import html_report, markdown, write_reports
-
-    if set(formats) == set(FORMATS):
-        return write_reports(report, directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    texts = {"json": ("report.json", lambda: json.dumps(report, indent=2, ensure_ascii=False) + "\n"),
-             "md": ("report.md", lambda: markdown(report)), "html": ("report.html", lambda: html_report(report))}
-    written = []
-    for name in formats:
-        file_name, text = texts[name]
-        path = directory / file_name
-        tmp = path.with_name(file_name + ".tmp")
-        tmp.write_text(text(), encoding="utf-8")
-        os.replace(tmp, path)
-        written.append(path)
-    return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
@@ -9,11 +10,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from scoregap.engine.checks_api import CHECK_IDS
+from scoregap.profiles import Scenario
 from scoregap.tui.state import SessionRecord
 
 INTRO = ("Your score differs from the reported one? scoregap runs the checklist of what moves "
@@ -21,10 +24,20 @@ INTRO = ("Your score differs from the reported one? scoregap runs the checklist 
 
 
 class StartScreen(Screen):
+    @dataclass
+    class OpenRequested(Message):
+        """Open this session file (a recent one, a demo, or a typed path)."""
+
+        path: Path
+
+    @dataclass
+    class WizardRequested(Message):
+        pass
+
     BINDINGS = [Binding("n", "new", "New diagnosis"), Binding("o", "open", "Open session"),
                 Binding("d", "demo", "Demos")]
 
-    def __init__(self, recent: list[SessionRecord], demos: list[tuple[str, Path, str]]) -> None:
+    def __init__(self, recent: list[SessionRecord], demos: list[Scenario]) -> None:
         super().__init__()
         self.recent = recent
         self.demos = demos
@@ -53,10 +66,10 @@ class StartScreen(Screen):
         if self.demos:
             options += [None, Option(Text("Demo scenarios (a tiny trained model)", style="bold"), id="h-demo",
                                      disabled=True)]
-            for name, _, story in self.demos:
-                label = Text(f"  {name:<18} ", no_wrap=True, overflow="ellipsis")
-                label.append(story, style="italic")
-                options.append(Option(label, id=f"demo:{name}"))
+            for demo in self.demos:
+                label = Text(f"  {demo.name:<18} ", no_wrap=True, overflow="ellipsis")
+                label.append(demo.story, style="italic")
+                options.append(Option(label, id=f"demo:{demo.name}"))
         return options
 
     def on_mount(self) -> None:
@@ -79,19 +92,18 @@ class StartScreen(Screen):
         elif choice == "open":
             self.action_open()
         elif choice.startswith("recent:"):
-            self.app.open_session(Path(self.recent[int(choice.split(":")[1])].path))  # type: ignore[attr-defined]
+            self.post_message(self.OpenRequested(Path(self.recent[int(choice.split(":")[1])].path)))
         elif choice.startswith("demo:"):
             name = choice.split(":", 1)[1]
-            path = next(p for n, p, _ in self.demos if n == name)
-            self.app.open_session(path)  # type: ignore[attr-defined]
+            self.post_message(self.OpenRequested(next(s.path for s in self.demos if s.name == name)))
 
     @on(Input.Submitted, "#open-path")
     def _open_path(self, event: Input.Submitted) -> None:
         if event.value.strip():
-            self.app.open_session(Path(event.value.strip()).expanduser())  # type: ignore[attr-defined]
+            self.post_message(self.OpenRequested(Path(event.value.strip()).expanduser()))
 
     def action_new(self) -> None:
-        self.app.open_wizard()  # type: ignore[attr-defined]
+        self.post_message(self.WizardRequested())
 
     def action_open(self) -> None:
         self.query_one("#open-path", Input).focus()

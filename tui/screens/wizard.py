@@ -15,20 +15,26 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, ContentSwitcher, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from scoregap.checks import CHECKS
-from scoregap.engine.checks_api import CHECK_IDS
+from scoregap.engine.checks_api import CHECK_IDS, parse_check_ids
 from scoregap.engine.errors import InputError
+from scoregap.engine.files import write_atomic
+
+if TYPE_CHECKING:
+    from scoregap.engine.cache import Cache
+    from scoregap.engine.setup import Setup
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,11 +69,18 @@ class Answers:
     checks: tuple[str, ...] = ()
 
 
-def session_toml(a: Answers, session_path: Path) -> tuple[str, dict[Path, str]]:
-    """The session file's text, and any setup file to write beside it."""
+HEADER = "# A scoregap session, written by the wizard. Run it headless: scoregap diagnose THIS_FILE\n"
+
+
+def session_files(a: Answers, yours: Setup, session_path: Path) -> dict[Path, str]:
+    """The session file's text (and, when a task was given, the small setup file beside it
+    that extends your setup with that task), by path."""
     import tomli_w
 
-    extra: dict[Path, str] = {}
+    from scoregap.engine.checks_api import CHECK_IDS
+    from scoregap.engine.session import Session, to_fraction
+
+    files: dict[Path, str] = {}
     setup_ref = a.setup
     if Path(a.setup).expanduser().is_file():
         setup_ref = str(Path(a.setup).expanduser().resolve())
@@ -78,22 +91,21 @@ def session_toml(a: Answers, session_path: Path) -> tuple[str, dict[Path, str]]:
             task = {"path": "", "hf": a.task[3:]}
         else:
             task = {"path": str(Path(a.task).expanduser().resolve()), "hf": ""}
-        extra[setup_file] = tomli_w.dumps({"extends": setup_ref, "task": task})
-        setup_ref = setup_file.name
+        files[setup_file] = tomli_w.dumps({"extends": setup_ref, "task": task})
+        setup_ref = str(setup_file)
     model = a.model
     if Path(model).expanduser().is_dir():
         model = str(Path(model).expanduser().resolve())
-    data: dict[str, Any] = {"model": {"path": model, "revision": a.revision},
-                            "yours": {"setup": setup_ref}}
-    if a.yours_score is not None:
-        data["yours"]["score"] = a.yours_score
-    data["reported"] = {"score": a.reported_score, "source": a.source}
-    if a.reported_setup:
-        data["reported"]["setup"] = a.reported_setup
-    data["reported"]["known"] = dict(a.known)
-    data["diagnosis"] = {"checks": list(a.checks), "limit": a.limit}
-    header = "# A scoregap session, written by the wizard. Run it headless: scoregap diagnose THIS_FILE\n"
-    return header + tomli_w.dumps(data), extra
+    reported, scale = to_fraction(a.reported_score, "auto")
+    session = Session(
+        path=str(session_path), model=model, revision=a.revision, yours=yours,
+        yours_score=None if a.yours_score is None else to_fraction(a.yours_score, "auto")[0],
+        reported_score=reported, reported_raw=a.reported_score, reported_scale=scale, reported_source=a.source,
+        reported_setup=a.reported_setup, known=dict(a.known), checks=a.checks or CHECK_IDS, limit=a.limit,
+        yours_setup=setup_ref,
+    )
+    files[session_path] = HEADER + session.to_toml()
+    return files
 
 
 def _fact_keys() -> dict[str, list[tuple[str, str]]]:
@@ -113,14 +125,21 @@ def _number(text: str, what: str) -> float:
 
 
 class WizardScreen(Screen):
+    @dataclass
+    class SessionWritten(Message):
+        """The wizard wrote a session file: open it."""
+
+        path: Path
+
     BINDINGS = [Binding("ctrl+n", "next", "Next"), Binding("escape", "back", "Back")]
 
-    def __init__(self, default_path: Path) -> None:
+    def __init__(self, default_path: Path, cache: Cache) -> None:
         super().__init__()
         self.answers = Answers()
         self.step = 0
         self.default_path = default_path
-        self.yours_setup = None
+        self.cache = cache
+        self.yours_setup: Setup | None = None
         self.checking = False          # the model is being checked: Next waits for it
 
     def compose(self) -> ComposeResult:
@@ -240,7 +259,7 @@ class WizardScreen(Screen):
     def check_model(self, name: str, revision: str) -> str:
         from scoregap.engine.model import resolve_model
 
-        return resolve_model(name, revision, self.app.cache).directory  # type: ignore[attr-defined]
+        return resolve_model(name, revision, self.cache).directory
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "wizard" or not event.worker.is_finished:
@@ -253,7 +272,7 @@ class WizardScreen(Screen):
             self._error(str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}")
 
     def _check_setup(self, setup: str, task: str) -> None:
-        from scoregap.engine.setup import load_setup
+        from scoregap.engine.presets import load_setup
 
         if not setup:
             raise InputError("Name your setup: a file, or a preset such as lm-eval/mmlu.")
@@ -273,7 +292,7 @@ class WizardScreen(Screen):
         self.answers.setup, self.answers.task = setup, task
 
     def _check_scores(self, value: dict[str, str]) -> None:
-        from scoregap.engine.setup import load_setup
+        from scoregap.engine.presets import load_setup
 
         if not value["reported-score"]:
             raise InputError("The reported score is required: the number you are trying to reproduce.")
@@ -304,19 +323,17 @@ class WizardScreen(Screen):
         except ValueError:
             self._error("Docs per variant: 0 (all) or a positive whole number.")
             return
-        checks = tuple(c.strip() for c in value["checks"].split(",") if c.strip())
-        unknown = [c for c in checks if c not in CHECK_IDS]
-        if unknown:
-            self._error(f"Not checks: {', '.join(unknown)}. Checks: {', '.join(CHECK_IDS)}.")
+        try:
+            checks = parse_check_ids(value["checks"].split(","), "Checks")
+        except InputError as err:
+            self._error(str(err))
             return
         self.answers.limit, self.answers.checks = limit, checks
         path = Path(value["session-path"] or str(self.default_path)).expanduser()
-        text, extra = session_toml(self.answers, path.resolve())
+        assert self.yours_setup is not None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            for extra_path, extra_text in extra.items():
-                extra_path.write_text(extra_text, encoding="utf-8")
-            path.write_text(text, encoding="utf-8")
+            for file, text in session_files(self.answers, self.yours_setup, path.resolve()).items():
+                write_atomic(file, text)
         except OSError as err:
             self._error(f"Could not write {path}: {err}.")
             return
@@ -328,4 +345,4 @@ class WizardScreen(Screen):
             self._error(f"The session was written but does not load: {err}")
             return
         self.app.pop_screen()
-        self.app.open_session(path)  # type: ignore[attr-defined]
+        self.app.post_message(self.SessionWritten(path))

@@ -6,8 +6,9 @@ settled (`show`). Numbers are points (percentages of the metric's scale).
 
 from __future__ import annotations
 
-from scoregap.engine.checks_api import Finding
 from textual.widgets import DataTable
+
+from scoregap.engine.checks_api import Finding
 
 COLUMNS = ("variant", "score", "Δ", "95% CI", "closes", "sig")
 
@@ -23,7 +24,7 @@ def _signed(x: float) -> str:
 def row_of(f: Finding, settled: bool = True) -> tuple[str, ...]:
     name = f.variant.name + (" (known)" if f.variant.known else "")
     ci = f"[{_signed(f.ci[0])}, {_signed(f.ci[1])}]"
-    screened = f.extra.get("screened")
+    screened = f.screened
     if screened:                # settled on the screening subset
         sig = "noise" if screened == "inside the noise floor" else "away"
     elif not settled:

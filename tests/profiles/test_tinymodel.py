@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from scoregap.engine.tinymodel import (
+from scoregap.profiles.tinymodel import (
     BOS,
     build_model,
     build_tokenizer,

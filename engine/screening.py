@@ -1,0 +1,46 @@
+"""Screening: settle what a subset of the docs can settle, and re-run only what could change.
+
+A variant first runs on a screening subset (a quarter of the docs, at least `SCREEN_MIN`); it
+goes on to every doc unless the subset already settles it: its 95% CI lies inside the noise
+floor (no effect worth finding), or wholly on the side that widens the gap (it cannot be a
+cause). A variant that changes only numerics (`rerun = "margin"`: dtype, batch size, kernels)
+re-runs only the docs whose decision could flip: those whose top two choices, or whose closest
+token decision, are within `FLIP_MARGIN` nats for the target dtype. The others keep your outputs.
+"""
+
+from __future__ import annotations
+
+from scoregap.engine.evaluate import Evaluation
+from scoregap.engine.setup import Setup
+
+SCREEN_MIN = 60
+FLIP_MARGIN = {"float32": 0.01, "bfloat16": 1.0, "float16": 0.5}   # nats a numeric change can move
+
+
+def subset_size(n: int) -> int:
+    """Docs in the screening subset of n (all of them when n is small)."""
+    return n if n <= 2 * SCREEN_MIN else max(SCREEN_MIN, n // 4)
+
+
+def settled(ci: tuple[float, float], floor: float, gap: float) -> str:
+    """Why the subset's CI settles a variant ('' : it does not)."""
+    lo, hi = ci
+    if max(abs(lo), abs(hi)) < floor:
+        return "inside the noise floor"
+    if (hi < 0 < gap) or (lo > 0 > gap):
+        return "widens the gap"
+    return ""
+
+
+def could_flip(base: Evaluation, setup: Setup) -> set[int] | None:
+    """Docs whose choice decision is close enough to flip under a numeric change; None when
+    every doc must re-run (generation: any token may change the text)."""
+    if base.task.kind != "multiple_choice":
+        return None
+    threshold = FLIP_MARGIN.get(setup.loading.dtype, 1.0)
+    close = set()
+    for s in base.scores:
+        lls = sorted(s.raw["loglikelihoods"], reverse=True)
+        if len(lls) < 2 or lls[0] - lls[1] < threshold or s.raw["min_margin"] < threshold:
+            close.add(s.doc_id)
+    return close
