@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import cached_property
 
 
 def _digest(kind: str, fields: dict) -> str:
@@ -26,6 +27,10 @@ class Loglikelihood:
     bos: str = "auto"
 
     def key(self) -> str:
+        return self._key
+
+    @cached_property
+    def _key(self) -> str:   # computed once: the engine and the cache ask for it many times
         return _digest("loglikelihood", {"context": self.context, "continuation": self.continuation, "bos": self.bos})
 
 
@@ -42,6 +47,10 @@ class Generate:
     bos: str = "auto"
 
     def key(self) -> str:
+        return self._key
+
+    @cached_property
+    def _key(self) -> str:
         fields = {"prompt": self.prompt, "max_new_tokens": self.max_new_tokens, "stop": list(self.stop),
                   "temperature": self.temperature, "top_p": self.top_p, "seed": self.seed, "bos": self.bos}
         if self.temperature == 0.0:
@@ -63,7 +72,7 @@ class LoglikelihoodResult:
     doubled_bos: bool = False # the input began with two BOS tokens
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return dict(vars(self))
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ class GenerationResult:
     doubled_bos: bool = False
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return dict(vars(self))
 
 
 Result = LoglikelihoodResult | GenerationResult

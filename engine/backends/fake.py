@@ -31,6 +31,7 @@ decoding: the stop string must lie within the first `max_new_tokens` tokens.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -139,7 +140,8 @@ def _relabel(prefix: str, i: int, j: int) -> str:
     return prefix
 
 
-def name_choice(continuation: str, choices: Sequence[str]) -> Naming | None:
+@functools.lru_cache(maxsize=65536)
+def name_choice(continuation: str, choices: tuple[str, ...]) -> Naming | None:
     """Which choice a continuation names: its text, its label (A a 1 I, bare or wrapped), or a
     label followed by its text; None when it names none."""
     body = continuation.strip()

@@ -53,6 +53,19 @@ def split_tokens(text: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _piece_id(piece: str) -> int:
+    if piece not in _IDS:
+        _IDS[piece] = token = FIRST_ID + zlib.crc32(piece.encode("utf-8")) % ID_RANGE
+        _TEXTS.setdefault(token, piece)
+    return _IDS[piece]
+
+
+@functools.lru_cache(maxsize=8192)
+def _token_ids(text: str) -> tuple[int, ...]:
+    """A text's ids (a context is encoded once per choice and per variant that shares it)."""
+    return tuple(_piece_id(p) for p in split_tokens(text))
+
+
 class FakeTokenizer:
     """The part of a transformers tokenizer that the engine uses."""
 
@@ -63,15 +76,8 @@ class FakeTokenizer:
         self.chat_template: str | None = CHAT_TEMPLATE if chat_template else None
         self.name_or_path = name_or_path
 
-    @staticmethod
-    def token_id(piece: str) -> int:
-        if piece not in _IDS:
-            _IDS[piece] = token = FIRST_ID + zlib.crc32(piece.encode("utf-8")) % ID_RANGE
-            _TEXTS.setdefault(token, piece)
-        return _IDS[piece]
-
     def encode(self, text: str, add_special_tokens: bool = True) -> list[int]:
-        ids = [_IDS.get(p) or self.token_id(p) for p in split_tokens(text)]
+        ids = list(_token_ids(text))
         return [self.bos_token_id] + ids if add_special_tokens else ids
 
     def decode(self, ids: Iterable[int], skip_special_tokens: bool = False) -> str:

@@ -22,6 +22,7 @@ from scoregap.engine.ranking import is_cause
 from scoregap.engine.run import DiagnosisRun
 from scoregap.engine.session import load_session
 
+N = 160          # docs: enough for a screening subset (60) smaller than the whole
 LABELS_1 = {"name": "labels 1", "when": r"(?m)^1\. ", "docs": 0.5, "nats": -4.0}
 
 
@@ -30,7 +31,7 @@ def open_run(tmp_path: Path, *, yours: dict[str, Any] | None = None, reference: 
              reported_score: float | None = None, checks: tuple[str, ...] = (), **model: Any) -> DiagnosisRun:
     """A session on the fake world: `yours` and `reference` are dotted-key changes to the task's
     default setup; the reported score is what the reference really scores (unless given)."""
-    task = task or write_mc_task(tmp_path / "task", n_docs=200)
+    task = task or write_mc_task(tmp_path / "task", n_docs=N)
     model_dir = write_fake_model(tmp_path / "model", task, effects=effects, **model)
     mine = write_setup(tmp_path / "yours.toml", task, **(yours or {}))
     theirs = write_setup(tmp_path / "reference.toml", task, **(reference or {}))
@@ -70,7 +71,7 @@ class Recorder(NullEvents):
 
 def test_a_planted_label_cause_is_found_reconciled_and_reported_through_events(tmp_path: Path) -> None:
     events = Recorder()
-    checks = ("seed", "metric", "prompt", "template")
+    checks = ("seed", "metric", "prompt")
     run = open_run(tmp_path, yours={"prompt.choice_labels": "1"}, effects=(LABELS_1,), events=events, checks=checks)
     report = run.run_all()
     d = run.diagnosis
@@ -101,9 +102,9 @@ def test_screening_stops_a_variant_inside_noise_and_one_that_widens_the_gap(tmp_
     prompt = run.run_check("prompt")
     template = run.run_check("template")
     by_name = {f.variant.name: f for f in prompt.findings + template.findings}
-    subset = 60                                                     # 200 docs: a quarter, at least 60
+    subset = 60                                                     # a quarter of the docs, at least 60
     fix = by_name["labels (A)"]
-    assert fix.screened == "" and fix.n == 200 and fix.significant
+    assert fix.screened == "" and fix.n == N and fix.significant
     harmless = [f for f in prompt.findings if dict(f.variant.changes).get("prompt.choice_labels") is None
                 and f.delta == 0]
     assert harmless and all(f.screened == "inside the noise floor" and f.n == subset for f in harmless)
@@ -131,7 +132,7 @@ def test_a_floor_exists_when_nothing_is_random(tmp_path: Path) -> None:
     run.measure()
     floor = run.diagnosis.noise
     assert set(floor.repeats) == {"yours", "batch size 1"}
-    assert floor.half_width == pytest.approx(stats.Z_95 / 200)
+    assert floor.half_width == pytest.approx(stats.Z_95 / N)
     assert "one flipped doc" in floor.basis
     # Fixed shots still hold an arbitrary choice: their order is repeated.
     names = [v.name for v in noise.repeats(load_setup(tmp_path / "yours.toml").with_values({"fewshot.k": 3}), 8)]
@@ -144,10 +145,10 @@ def test_the_batch_size_repeat_reruns_only_docs_that_could_flip(tmp_path: Path) 
     run = open_run(tmp_path, close=0.1, jitter=0.02)
     run.measure()
     # Your run came from the cache (the reported score is yours here); the repeat at batch size 1
-    # re-ran only the close docs' choices: about 10% of 200 docs, 4 choices each.
+    # re-ran only the close docs' choices: about 10% of the docs, 4 choices each.
     rerun = run.engine.calls.loglikelihood
-    assert 4 * 5 <= rerun <= 4 * 40 and rerun % 4 == 0
-    assert run.diagnosis.noise.half_width > stats.Z_95 / 200     # jitter flipped some close docs
+    assert 4 * 4 <= rerun <= 4 * 32 and rerun % 4 == 0
+    assert run.diagnosis.noise.half_width > stats.Z_95 / N     # jitter flipped some close docs
 
 
 # -- weights and clusters ----------------------------------------------------------------------
@@ -168,12 +169,12 @@ def test_macro_weights_come_from_your_full_run_not_the_screening_subset(tmp_path
 
 def test_standard_errors_are_clustered_by_subtask_when_there_are_enough_subtasks(tmp_path: Path) -> None:
     """Bug: stats.compare supports clustered SEs but the diagnosis never passed the subtasks."""
-    many = write_mc_task(tmp_path / "many", subtasks={f"s{i:02d}": 20 for i in range(12)})
+    many = write_mc_task(tmp_path / "many", subtasks={f"s{i:02d}": 8 for i in range(12)})
     run = open_run(tmp_path / "a", task=many, yours={"prompt.choice_labels": "1"}, effects=(LABELS_1,))
     run.measure()
     fix = next(f for f in run.run_check("prompt").findings if f.variant.name == "labels (A)")
     assert fix.method == "t-clustered"
-    few = write_mc_task(tmp_path / "few", subtasks={"alpha": 120, "beta": 120})
+    few = write_mc_task(tmp_path / "few", subtasks={"alpha": 48, "beta": 48})
     run = open_run(tmp_path / "b", task=few, yours={"prompt.choice_labels": "1"}, effects=(LABELS_1,))
     run.measure()
     fix = next(f for f in run.run_check("prompt").findings if f.variant.name == "labels (A)")
@@ -188,7 +189,8 @@ def test_a_cause_hidden_by_another_is_found_in_round_two_and_closes_the_rest_of_
     that is left after round one read as a small partial fix."""
     chat = {"name": "chat", "when": r"<\|user\|>", "docs": 0.6, "nats": -6.0}
     labels = {**LABELS_1, "unless": r"<\|user\|>", "docs": 0.3}      # only seen without the template
-    run = open_run(tmp_path, chat_template=True, effects=(chat, labels), checks=("template", "prompt", "fewshot"),
+    run = open_run(tmp_path, chat_template=True, effects=(chat, labels), checks=("template", "prompt"),
+                   task=write_mc_task(tmp_path / "task", n_docs=120),
                    yours={"chat.apply_template": True, "prompt.choice_labels": "1"})
     run.run_all()
     d = run.diagnosis
@@ -228,7 +230,7 @@ def test_stop_hits_truncation_and_doubled_bos_are_counted_and_reported(tmp_path:
     task = write_qa_task(tmp_path / "task", n_docs=60)
     run = open_run(tmp_path, task=task, output="{answer}\n\nQuestion: and the next one is long",
                    chat_template=True, yours={"chat.apply_template": True, "loading.add_bos_token": "true"},
-                   reference={"chat.apply_template": True})
+                   reference={"chat.apply_template": True}, checks=("template", "generation"))
     report = run.run_all()
     outputs = report["outputs"]
     assert outputs["stop"] == 1.0 and outputs["length"] == 0.0 and outputs["doubled_bos"] == 60

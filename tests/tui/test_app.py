@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from pilot import highlight, settle
 
 from scoregap.profiles import PROFILES_DIR, scenarios
 
@@ -32,24 +33,6 @@ SIZE = (80, 24)
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tui-cache")
-
-
-async def settle(app, pilot) -> None:  # noqa: ANN001
-    """Wait until the engine is idle and every worker and message is done."""
-    for _ in range(2000):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not app._driving and not any(w.is_running for w in app.workers):
-            return
-    raise AssertionError("the app never became idle")
-
-
-async def highlight(app, pilot, check: str) -> None:  # noqa: ANN001
-    from scoregap.engine.checks_api import CHECK_IDS
-    from scoregap.tui.widgets.check_sidebar import CheckSidebar
-
-    app.screen.query_one(CheckSidebar).highlighted = CHECK_IDS.index(check)
-    await pilot.pause()
 
 
 async def type_into(pilot, selector: str, text: str) -> None:  # noqa: ANN001

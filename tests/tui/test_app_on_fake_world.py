@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 from fakeworld import write_fake_model, write_qa_task, write_session, write_setup
+from pilot import highlight, settle
 
 
 def qa_session(tmp_path: Path) -> Path:
@@ -17,30 +18,18 @@ def qa_session(tmp_path: Path) -> Path:
                          cache_dir=tmp_path / "cache")
 
 
-async def settle(app, pilot) -> None:  # noqa: ANN001
-    for _ in range(2000):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not app._driving and not any(w.is_running for w in app.workers):
-            return
-    raise AssertionError("the app never became idle")
-
-
 async def _test_screens_ask_the_app_with_messages_and_the_pane_shows_your_outputs(tmp_path: Path) -> None:
     from textual.widgets import Static
 
-    from scoregap.engine.checks_api import CHECK_IDS
     from scoregap.tui.app import make_app
     from scoregap.tui.screens.checklist import ChecklistScreen
-    from scoregap.tui.widgets.check_sidebar import CheckSidebar
 
     seen: list = []
     app = make_app(qa_session(tmp_path), cache_dir=tmp_path / "cache")
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
         await settle(app, pilot)
         assert app.checklist.summary is not None
-        app.screen.query_one(CheckSidebar).highlighted = CHECK_IDS.index("generation")
-        await pilot.pause()
+        await highlight(app, pilot, "generation")
         await pilot.press("r")
         await settle(app, pilot)
         assert any(isinstance(m, ChecklistScreen.RunRequested) and m.checks == ("generation",) for m in seen)

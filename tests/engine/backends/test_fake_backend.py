@@ -166,7 +166,7 @@ def test_unless_vetoes_an_effect(world, mc_task):
     (" none of these", None, None), (" E", None, None),
 ])
 def test_a_continuation_names_its_choice_by_text_label_or_both(continuation, index, first):
-    choices = ["tubaso", "kobame", "vetadu", "sarifi"]
+    choices = ("tubaso", "kobame", "vetadu", "sarifi")
     naming = name_choice(continuation, choices)
     assert (naming.index if naming else None) == index
     if naming:   # the same rendering for every choice: how a request's siblings are found
