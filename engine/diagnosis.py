@@ -36,6 +36,7 @@ from scoregap.engine.presets import presets_for
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.scoring import OutputStats, describe_outputs, doc_weights, output_stats, reread
 from scoregap.engine.session import Session
+from scoregap.engine.tasks import Task, load_task
 
 MIN_CLUSTERS = 10
 """Subtasks needed before standard errors are clustered by subtask: with fewer clusters a
@@ -53,7 +54,6 @@ class Diagnosis:
     yours: Evaluation | None = None
     weights: dict[int, float] = field(default_factory=dict)      # doc -> aggregation weight
     clusters: dict[int, str] = field(default_factory=dict)       # doc -> subtask, when clustering
-    repeats: dict[str, list[float]] = field(default_factory=dict)
     noise: noise.Floor | None = None
     results: dict[str, CheckResult] = field(default_factory=dict)
     ranking: list[Finding] = field(default_factory=list)
@@ -91,13 +91,13 @@ class Diagnosis:
 
     def measure(self) -> None:
         yours = self.session.yours
-        self.set_step(MEASURING, "your setup", 1, 1)
+        planned = noise.repeats(yours, _pool(load_task(yours.task, setup_source=yours.source)))
+        self.set_step(MEASURING, "your setup", 1, len(planned) + 1)
         self.yours = self.engine.evaluate(yours, self.limit)
         self.weights = doc_weights(self.yours.scores, yours.scoring.aggregate)
         subtasks = {s.subtask for s in self.yours.scores}
         self.clusters = ({s.doc_id: s.subtask for s in self.yours.scores} if len(subtasks) >= MIN_CLUSTERS else {})
         base = self.values(self.yours)
-        planned = noise.repeats(yours, _pool(self.yours))
         runs: dict[str, list[float]] = {}
         for i, variant in enumerate(planned, start=2):
             self.set_step(MEASURING, variant.name, i, len(planned) + 1)
@@ -105,7 +105,6 @@ class Diagnosis:
                 runs[variant.name] = self.variant_values(variant, None)[0]
             except InputError:
                 continue   # a repeat this task cannot take (too few shots to draw): not noise
-        self.repeats = {"yours": base, **runs}
         self.noise = noise.floor(base, runs, self.clusters_of([s.doc_id for s in self.yours.scores]))
 
     def summary(self) -> Summary:
@@ -244,5 +243,6 @@ class Diagnosis:
         return ev, reread(transform, ev.planned, ev.scores, self.weights) if transform else self.values(ev)
 
 
-def _pool(ev: Evaluation) -> int:
-    return max(len(ev.task.fewshot) - (1 if ev.task.fewshot_is_docs else 0), 0)
+def _pool(task: Task) -> int:
+    """Shots a doc can draw (a pool that is the eval split loses the doc itself)."""
+    return max(len(task.fewshot) - (1 if task.fewshot_is_docs else 0), 0)
