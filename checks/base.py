@@ -80,8 +80,10 @@ class VariantSet:
         keys: tuple[str, ...] = (),
         *,
         explore_known: bool = False,
+        repeats: bool = False,
     ) -> None:
         self.check = check
+        self.repeats = repeats                # every variant is an identical-setting repeat
         self.yours = yours
         self.context = context
         self.keys = keys                      # the setup keys this check owns
@@ -155,7 +157,7 @@ class VariantSet:
         self._names.add(name)
         self._effects.add(effect)
         self._variants.append(
-            Variant(self.check, name, tuple(changes.items()), transform, known, note, rerun)
+            Variant(self.check, name, tuple(changes.items()), transform, known, note, rerun, self.repeats)
         )
         return True
 

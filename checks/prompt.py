@@ -1,11 +1,15 @@
 """Prompt: the surface form of the question, one attribute at a time (FormatSpread-style).
 
-What it varies (only attributes your template actually has):
+What it varies (only attributes your rendered prompt actually has):
     Choice labels (A, a, 1, I) and their wrapper ("A." "(A)" "A)" "[A]") and the separator
-    between choices, when the template lists the choices; the answer cue ("Answer:" as "A:",
+    between choices, when the template lists the choices; the separator between the question
+    and the choices (a line break, a blank line, a space); the answer cue ("Answer:" as "A:",
     lower case, or dropped) when the template contains it; the description line (added when you
     have none, removed when you have one); what is scored in multiple choice (the label, the
-    text, or both); the space before the answer, where the model sees it.
+    text, or both); what comes before the answer (a space, a line break, nothing), before yours
+    and inside the shots; what separates the shots (a blank line, a line break, two blank
+    lines). A variant that renders the very prompt yours does is dropped (checks/base.py), so a
+    separator the model never sees is never "tested".
 
 Why:
     Semantically equal prompts give different scores, by a few points for most models and by
@@ -36,6 +40,15 @@ ANSWER_CUE = "Answer:"
 MC_DESCRIPTION = "The following are multiple choice questions (with answers).\n\n"
 GEN_DESCRIPTION = "The following are questions (with answers).\n\n"
 TARGETS = {"label": "target: label", "text": "target: text", "label_text": "target: label + text"}
+BEFORE_ANSWER = {" ": "space before the answer", "\n": "line break before the answer",
+                 "": "no space before the answer"}
+BETWEEN_SHOTS = {"\n\n": "a blank line between shots", "\n": "a line break between shots",
+                 "\n\n\n": "two blank lines between shots"}
+QUESTION_SEAMS = {"\n": "line break between question and choices",
+                  "\n\n": "blank line between question and choices", " ": "question and choices on one line"}
+# "{{ question.strip() }}\n{{ choices }}": the whitespace between the question and the choices.
+_SEAM = re.compile(r"\{\{-?\s*(?P<first>question|choices)\b[^}]*\}\}(?P<seam>\s*)"
+                   r"\{\{-?\s*(?P<second>question|choices)\b[^}]*\}\}")
 
 _USES_CHOICES = re.compile(r"\{\{-?\s*choices\b")
 
@@ -110,8 +123,10 @@ class PromptCheck(BaseCheck):
         }.get(key, {})
         if value in names:
             return names[value]
-        if key == "prompt.target_delimiter" and value in ("", " "):
-            return "no space before the answer" if value == "" else "space before the answer"
+        if key == "prompt.target_delimiter" and value in BEFORE_ANSWER:
+            return BEFORE_ANSWER[value]
+        if key == "prompt.fewshot_delimiter" and value in BETWEEN_SHOTS:
+            return BETWEEN_SHOTS[value]
         return f"{key.partition('.')[2].replace('_', ' ')} as reported"
 
     def variants(self, yours: Setup, context: CheckContext) -> list[Variant]:
@@ -133,6 +148,12 @@ class PromptCheck(BaseCheck):
             for separator, name in SEPARATORS.items():
                 if separator != p.choice_separator:
                     found.add(name, {"prompt.choice_separator": separator})
+            seam = _SEAM.search(p.template)
+            if seam and seam["first"] != seam["second"]:
+                for between, name in QUESTION_SEAMS.items():
+                    if between != seam["seam"]:
+                        template = p.template[: seam.start("seam")] + between + p.template[seam.end("seam"):]
+                        found.add(name, {"prompt.template": template})
 
         if ANSWER_CUE in p.template:
             for cue, name in (("A:", '"A:" for "Answer:"'), ("answer:", 'lower-case "answer:"')):
@@ -157,7 +178,11 @@ class PromptCheck(BaseCheck):
                 found.add(name, {"prompt.target": target})
 
         if space_matters(yours, context):
-            other = "" if p.target_delimiter == " " else " "
-            found.add(self.name_for("prompt.target_delimiter", other),
-                      {"prompt.target_delimiter": other})
+            for delimiter, name in BEFORE_ANSWER.items():
+                if delimiter != p.target_delimiter:
+                    found.add(name, {"prompt.target_delimiter": delimiter})
+        if yours.fewshot.k > 0:
+            for delimiter, name in BETWEEN_SHOTS.items():
+                if delimiter != p.fewshot_delimiter:
+                    found.add(name, {"prompt.fewshot_delimiter": delimiter})
         return found.result()

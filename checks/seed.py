@@ -84,7 +84,7 @@ class SeedCheck(BaseCheck):
         # reported seed for a part that draws nothing would test nothing. Repeats are the noise
         # floor: explored even when a seed is stated.
         keys = random_keys(yours)
-        found = VariantSet(self.id, yours, context, keys, explore_known=True)
+        found = VariantSet(self.id, yours, context, keys, explore_known=True, repeats=True)
         found.add_known(self.name_for)
         for key in keys:
             for step in STEPS:

@@ -57,6 +57,8 @@ class Variant:
     known: bool = False                          # tests a fact the report states
     note: str = ""                               # why this variant is plausible
     rerun: str = "all"                           # one of RERUNS
+    repeat: bool = False                         # an identical-setting repeat: it measures noise,
+                                                 # it is never a candidate cause
 
     def apply(self, yours: Setup) -> Setup:
         return yours.with_values(dict(self.changes), origin=f"variant {self.check}: {self.name}") if self.changes else yours
@@ -109,6 +111,8 @@ class Finding:
     round: int = 1                   # 2, 3: found on top of the fixes of earlier rounds
     after: tuple[str, ...] = ()      # those fixes (variant names), for a later round's finding
     outputs: OutputStats | None = None   # what its outputs show (stops, truncation, doubled BOS)
+    group: int = 0                   # causes that explain the gap alike share a group (0: none)
+    per_doc: tuple[float, ...] = field(default=(), repr=False, compare=False)   # the variant's values
 
 
 @dataclass

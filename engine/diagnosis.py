@@ -31,11 +31,12 @@ from scoregap.engine.checks_api import (
 )
 from scoregap.engine.errors import InputError
 from scoregap.engine.evaluate import Engine, Evaluation
-from scoregap.engine.events import MEASURING, Events, NullEvents, Step, Summary
+from scoregap.engine.events import CONCLUDING, MEASURING, Events, NullEvents, Step, Summary
 from scoregap.engine.presets import presets_for
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.scoring import OutputStats, describe_outputs, doc_weights, output_stats, reread
 from scoregap.engine.session import Session
+from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import Task, load_task
 
 MIN_CLUSTERS = 10
@@ -166,7 +167,7 @@ class Diagnosis:
                 return self.finding(variant, base[:subset], scores, docs[:subset], before, self.gap,
                                     outputs, screened=why)
         scores, outputs = self.variant_values(variant, None)
-        return self.finding(variant, base, scores, docs, before, self.gap, outputs)
+        return self.finding(variant, base, scores, docs, before, self.gap, outputs, per_doc=tuple(scores))
 
     def clusters_of(self, docs: list[int]) -> list[str] | None:
         return [self.clusters[d] for d in docs] if self.clusters else None
@@ -183,30 +184,58 @@ class Diagnosis:
         return Finding(variant, sum(scores) / len(scores), c.delta, c.ci, c.p, closes, closes_ci, c.n, c.method,
                        calls=self.engine.calls.total - before, outputs=outputs, **typed)  # type: ignore[arg-type]
 
-    def variant_values(self, variant: Variant, only: frozenset[int] | None,
-                       base: Evaluation | None = None) -> tuple[list[float], OutputStats | None]:
+    def read(self, ev: Evaluation, transform: str = "") -> list[float]:
+        """Per-doc values of a run: with your aggregation's weights, or re-read (`transform`)."""
+        return reread(transform, ev.planned, ev.scores, self.weights) if transform else self.values(ev)
+
+    def variant_values(self, variant: Variant, only: frozenset[int] | None, base: Evaluation | None = None,
+                       transform: str = "") -> tuple[list[float], OutputStats | None]:
         """Per-doc values of a variant over the base run's docs (all, or those in `only`), and
-        what its outputs show; the base is your run, or in a later round your run with the
-        fixes found so far."""
+        what its outputs show. The base is your run, or your run with the fixes found so far,
+        read with the same re-reading (`transform`) as the fixes."""
         base = base or self.yours
         assert base is not None
         docs = [s.doc_id for s in base.scores]
         if only is not None:
             docs = [d for d in docs if d in only]
         if variant.transform:
-            values = dict(zip((s.doc_id for s in base.scores),
-                              reread(variant.transform, base.planned, base.scores, self.weights)))
+            values = dict(zip((s.doc_id for s in base.scores), self.read(base, variant.transform)))
             return [values[d] for d in docs], None
         setup = variant.apply(base.setup)
         if variant.rerun == "margin":
             flip = screening.could_flip(base, setup)
             if flip is not None:
                 rerun = frozenset(d for d in docs if d in flip)
-                kept = dict(zip((s.doc_id for s in base.scores), self.values(base)))
-                fresh = dict(zip(sorted(rerun), self.values(self.engine.evaluate(setup, self.limit, rerun)))) if rerun else {}
+                kept = dict(zip((s.doc_id for s in base.scores), self.read(base, transform)))
+                fresh = (dict(zip(sorted(rerun), self.read(self.engine.evaluate(setup, self.limit, rerun), transform)))
+                         if rerun else {})
                 return [fresh.get(d, kept[d]) for d in docs], None
         ev = self.engine.evaluate(setup, self.limit, frozenset(docs) if only is not None else None)
-        return self.values(ev), output_stats(ev.scores)
+        return self.read(ev, transform), output_stats(ev.scores)
+
+    def floor_at(self, base: Evaluation, transform: str, where: str) -> noise.Floor:
+        """The noise floor measured at another setup (the reconciled one): what is random there
+        may not be what is random in yours (a fix to greedy decoding removes sampling noise)."""
+        planned = noise.repeats(base.setup, _pool(base.task))
+        runs: dict[str, list[float]] = {}
+        for i, variant in enumerate(planned, start=1):
+            self.set_step(CONCLUDING, f"noise floor at {where}: {variant.name}", i, len(planned))
+            try:
+                runs[variant.name] = self.variant_values(variant, None, base, transform)[0]
+            except InputError:
+                continue
+        return noise.floor(self.read(base, transform), runs, self.clusters_of([s.doc_id for s in base.scores]), where)
+
+    def never_varied(self) -> list[str]:
+        """The setup keys that matter for this task and that no variant changed."""
+        assert self.yours is not None
+        varied = {k for f in self.all_findings() for k, _ in f.variant.changes}
+        varied |= {"scoring.aggregate" if f.variant.transform in ("macro", "micro") else SCALE
+                   for f in self.all_findings() if f.variant.transform}
+        return [k for k in relevant_keys(self.session.yours, self.yours.task) if k not in varied]
+
+    def all_findings(self) -> list[Finding]:
+        return [f for r in self.results.values() for f in r.findings] + [f for f in self.ranking if f.round > 1]
 
     # -- conclusions -------------------------------------------------------------------------
 
@@ -214,7 +243,7 @@ class Diagnosis:
         """Significance across every finished check (Holm), and the ranking; no model calls."""
         assert self.noise is not None
         ranking.mark_significance(self.results, self.noise.half_width)
-        self.ranking = ranking.rank(self.results)
+        self.ranking = ranking.rank(self.results, self.session.known)
 
     def conclude(self) -> None:
         """The ranking, then the reconciliation and, while a residual beyond noise remains,
@@ -231,7 +260,7 @@ class Diagnosis:
             fixed = {g.variant.check for g in found}
             causes = [f for f in self.ranking if ranking.is_cause(f)]
             rest = [f for f in self.ranking if not ranking.is_cause(f) and f.variant.check not in fixed]
-            self.ranking = causes + found + rest
+            self.ranking = ranking.group_alternatives(causes + found + rest, self.session.known)
             self.reconciliation = reconcile.reconcile(self)
 
     def evaluate_fixes(self, fixes: list[Variant]) -> tuple[Evaluation, list[float]]:
@@ -239,10 +268,40 @@ class Diagnosis:
         setup, applied = reconcile.combine(self.session.yours, fixes)
         ev = self.engine.evaluate(setup, self.limit) if setup != self.session.yours else self.yours
         assert ev is not None
-        transform = next((v.transform for v in applied if v.transform), "")
-        return ev, reread(transform, ev.planned, ev.scores, self.weights) if transform else self.values(ev)
+        return ev, self.read(ev, reconcile.transform_of(applied))
 
 
 def _pool(task: Task) -> int:
     """Shots a doc can draw (a pool that is the eval split loses the doc itself)."""
     return max(len(task.fewshot) - (1 if task.fewshot_is_docs else 0), 0)
+
+
+SCALE = "the score's scale (percent, leaderboard rescaling)"
+IRRELEVANT = ("task.", "loading.device", "loading.trust_remote_code", "scoring.method")   # the task fixes the method
+ONLY_MC = ("prompt.choice_labels", "prompt.choice_format", "prompt.choice_separator", "prompt.target")
+ONLY_GENERATE = ("generation.", "scoring.extract", "scoring.normalize")
+ONLY_CHAT = ("fewshot.multiturn", "chat.description_in", "chat.system_prompt")
+
+
+def relevant_keys(setup: Setup, task: Task) -> list[str]:
+    """The setup keys that can change this task's score, plus its scale and average."""
+    mc = task.kind == "multiple_choice"
+    keys = []
+    for dotted in [f"{section}.{key}" for section, values in setup.to_dict().items() for key in values]:
+        if dotted.startswith(IRRELEVANT) or (mc and dotted.startswith(ONLY_GENERATE)) or dotted == "scoring.aggregate":
+            continue
+        if not mc and dotted in ONLY_MC:
+            continue
+        if dotted in ONLY_CHAT and not setup.chat.apply_template:
+            continue
+        if dotted.startswith("fewshot.") and dotted != "fewshot.k" and setup.fewshot.k == 0:
+            continue
+        if dotted == "prompt.fewshot_delimiter" and setup.fewshot.k == 0:
+            continue
+        if dotted == "generation.seed" and setup.generation.temperature == 0:
+            continue
+        keys.append(dotted)
+    keys.append(SCALE)
+    if task.subtasks:
+        keys.append("scoring.aggregate")
+    return list(dict.fromkeys(keys))

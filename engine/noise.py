@@ -54,7 +54,7 @@ def repeats(setup: Setup, pool: int) -> list[Variant]:
         for step in STEPS:
             value = setup.get(key) + step
             out.append(Variant("seed", seed_name(key, value), ((key, value),),
-                               note="the same setup drawn again"))
+                               note="the same setup drawn again", repeat=True))
     f = setup.fewshot
     if f.k > 0 and not shots_are_random(setup):
         for step in STEPS:
@@ -62,14 +62,14 @@ def repeats(setup: Setup, pool: int) -> list[Variant]:
             if f.k >= 2:
                 out.append(Variant("seed", f"shots shuffled (seed {seed})",
                                    (("fewshot.order", "shuffled"), ("fewshot.seed", seed)),
-                                   note="the same shots in another order"))
+                                   note="the same shots in another order", repeat=True))
             elif pool > 1:
                 out.append(Variant("seed", f"another shot (seed {seed})",
                                    (("fewshot.sampler", "random"), ("fewshot.seed", seed)),
-                                   note="another example from the pool"))
+                                   note="another example from the pool", repeat=True))
     other = 1 if setup.loading.batch_size != 1 else 8
     out.append(Variant("seed", f"batch size {other}", (("loading.batch_size", other),),
-                       note="other batch shapes round differently", rerun="margin"))
+                       note="other batch shapes round differently", rerun="margin", repeat=True))
     return out
 
 

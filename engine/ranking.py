@@ -8,14 +8,20 @@ A variant stopped on its screening subset is never significant (it was stopped b
 subset showed it could not be a cause).
 
 A *cause* is a significant effect that moves your score toward the reported one without carrying
-it further past the report than it started: closes in (0, 2). The ranking lists each check's most
-explaining finding, causes first, then by how much of the gap they explain.
+it further past the report than it started: closes in (0, 2). An identical-setting repeat (another
+seed, another batch size) measures noise and is never a cause, nor ranked. The ranking lists each
+check's most explaining finding, causes first, then by how much of the gap they explain.
+
+Causes that each close the gap alone and score (almost) every doc alike are one explanation said
+several ways (comparing the whole generation with a prefix match, or extracting its last number,
+can change exactly the same docs): the data cannot tell them apart, so they share a `group`
+number and stay together, the one a stated fact supports first.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from scoregap.engine import stats
 from scoregap.engine.checks_api import CheckResult, Finding
@@ -36,10 +42,14 @@ def explains(f: Finding) -> float:
     return 1.0 - abs(1.0 - f.closes) if f.closes > 0 else f.closes
 
 
+AGREE = 0.95        # share of docs two fixes must score alike to be one explanation
+ALONE = 0.5         # explains() at least this: the fix closes the gap alone (50% to 150%)
+
+
 def is_cause(f: Finding) -> bool:
     """A significant effect that moves your score toward the reported one without carrying it
-    further past the report than it started (closes in (0, 2))."""
-    return f.significant and explains(f) > 0
+    further past the report than it started (closes in (0, 2)); never a noise repeat."""
+    return f.significant and not f.variant.repeat and explains(f) > 0
 
 
 def with_significance(findings: list[Finding], floor: float) -> list[Finding]:
@@ -57,8 +67,60 @@ def mark_significance(results: dict[str, CheckResult], floor: float) -> None:
         results[cid].findings[i] = f
 
 
-def rank(results: dict[str, CheckResult]) -> list[Finding]:
-    """Each check's most explaining finding, causes first, best explanation first."""
-    best = [max(r.findings, key=lambda f: (is_cause(f), explains(f)))
-            for r in results.values() if r.status == "done" and r.findings]
-    return sorted(best, key=lambda f: (not is_cause(f), -explains(f)))
+def rank(results: dict[str, CheckResult], known: Mapping[str, Any]) -> list[Finding]:
+    """Each check's most explaining finding (repeats aside), causes first, best explanation
+    first; equivalent causes grouped."""
+    best, alike = [], []
+    for r in results.values():
+        candidates = [f for f in r.findings if not f.variant.repeat] if r.status == "done" else []
+        if not candidates:
+            continue
+        top = max(candidates, key=lambda f: (is_cause(f), explains(f)))
+        best.append(top)
+        # Another variant of the same check that explains the gap as well, on the same docs, is
+        # the same explanation said otherwise ("a blank line between shots" and "a line break
+        # before the answer" can both restore one layout): it joins the group, not the bench.
+        alike += [f for f in candidates if f is not top and alternative(f, top)]
+    ordered = sorted(best + alike, key=lambda f: (not is_cause(f), -explains(f)))
+    return group_alternatives(ordered, known)
+
+
+def alternative(f: Finding, g: Finding) -> bool:
+    """Both close the gap alone, in the same round, and score (almost) every doc alike."""
+    return (is_cause(f) and is_cause(g) and explains(f) >= ALONE and explains(g) >= ALONE
+            and f.round == g.round and agreement(f, g) >= AGREE)
+
+
+def agreement(a: Finding, b: Finding) -> float:
+    """The share of docs on which two full-run variants score the same."""
+    if not a.per_doc or len(a.per_doc) != len(b.per_doc):
+        return 0.0
+    return sum(abs(x - y) < 1e-9 for x, y in zip(a.per_doc, b.per_doc)) / len(a.per_doc)
+
+
+def contradicts(f: Finding, known: Mapping[str, Any]) -> bool:
+    """The fix sets a key the report states to another value."""
+    return any(key in known and str(known[key]) != str(value) for key, value in f.variant.changes)
+
+
+def group_alternatives(ordered: list[Finding], known: Mapping[str, Any]) -> list[Finding]:
+    """`ordered` with equivalent causes given one group number and kept together, at the place
+    of the best of them; within a group a fix the report's facts support comes first and one
+    they contradict last."""
+    groups: list[list[Finding]] = []
+    for f in (replace(f, group=0) for f in ordered):
+        home = next((g for g in groups if alternative(f, g[0])), None)
+        if home is None:
+            groups.append([f])
+        else:
+            home.append(f)
+    out: list[Finding] = []
+    number = 0
+    for g in groups:
+        if len(g) == 1:
+            out += g
+            continue
+        number += 1
+        g = sorted(g, key=lambda f: (not f.variant.known, contradicts(f, known), -explains(f)))
+        out += [replace(f, group=number) for f in g]
+    return out

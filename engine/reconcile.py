@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from scoregap.engine import ranking, stats
 from scoregap.engine.checks_api import Finding, Variant
 from scoregap.engine.errors import InputError
-from scoregap.engine.scoring import output_stats, reread
+from scoregap.engine.noise import Floor
 from scoregap.engine.setup import Setup
 
 if TYPE_CHECKING:
@@ -39,8 +39,14 @@ class Reconciliation:
     applied: list[Variant]
     score: float
     residual: float                  # reported - reconciled
-    within_noise: bool
+    within_noise: bool               # |residual| within the floor measured at the reconciled setup
     shapley: dict[str, float] = field(default_factory=dict)   # check -> share of the gap (fraction)
+    floor: Floor | None = None       # the noise floor at the reconciled setup
+
+
+def transform_of(applied: list[Variant]) -> str:
+    """The re-reading (scale or average) among the applied fixes, if any."""
+    return next((v.transform for v in applied if v.transform), "")
 
 
 def combine(yours: Setup, fixes: list[Variant]) -> tuple[Setup, list[Variant]]:
@@ -91,17 +97,20 @@ def reconcile(d: Diagnosis) -> Reconciliation | None:
 
     shares = stats.shapley(value, players) if len(players) > 1 else (
         {players[0]: score - d.yours_score} if players else {})
-    return Reconciliation(setup, applied, score, residual, abs(residual) <= d.noise.half_width, shares)
+    # The residual is judged against the noise of the reconciled setup, not of yours: fixing
+    # sampling to greedy removes the sampling noise that made your floor wide.
+    floor = d.floor_at(d.evaluate_fixes(applied)[0], transform_of(applied), "the reconciled setup")
+    return Reconciliation(setup, applied, score, residual, abs(residual) <= floor.half_width, shares, floor)
 
 
 def next_round(d: Diagnosis, rec: Reconciliation, round_: int) -> list[Finding]:
     """Causes that show only once the fixes found so far are applied (see the module docstring)."""
-    assert d.noise is not None
+    assert rec.floor is not None
     fixed = {v.check for v in rec.applied}
     base_ev, base = d.evaluate_fixes(rec.applied)
     docs = [s.doc_id for s in base_ev.scores]
     left = d.session.reported_score - sum(base) / len(base)
-    transform = next((v.transform for v in rec.applied if v.transform), "")
+    transform = transform_of(rec.applied)
     context = d.context()
     after = tuple(v.name for v in rec.applied)
     candidates: list[Finding] = []
@@ -110,26 +119,22 @@ def next_round(d: Diagnosis, rec: Reconciliation, round_: int) -> list[Finding]:
         if check.id in fixed or result is None or result.status != "done":
             continue
         try:
-            variants = check.variants(rec.setup, context)
+            variants = [v for v in check.variants(rec.setup, context) if not v.repeat]
         except InputError:
             continue
         for i, variant in enumerate(variants, start=1):
             if variant.transform and transform:
-                continue
+                continue   # one re-reading of the outputs at a time
             d.set_step(check.id, f"{variant.name} (round {round_})", i, len(variants))
             before = d.engine.calls.total
             try:
-                if transform:   # the same re-reading as the base (from the metric check, fixed)
-                    ev = d.engine.evaluate(variant.apply(rec.setup), d.limit)
-                    scores, outputs = reread(transform, ev.planned, ev.scores, d.weights), output_stats(ev.scores)
-                else:
-                    scores, outputs = d.variant_values(variant, None, base_ev)
+                scores, outputs = d.variant_values(variant, None, base_ev, transform)
             except InputError:
                 continue
             candidates.append(d.finding(variant, base, scores, docs, before, left, outputs,
-                                        round=round_, after=after))
+                                        round=round_, after=after, per_doc=tuple(scores)))
     best: dict[str, Finding] = {}
-    for f in ranking.with_significance(candidates, d.noise.half_width):
+    for f in ranking.with_significance(candidates, rec.floor.half_width):
         if ranking.is_cause(f) and (f.variant.check not in best
                                     or ranking.explains(f) > ranking.explains(best[f.variant.check])):
             best[f.variant.check] = f

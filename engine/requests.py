@@ -56,7 +56,21 @@ class Generate:
         if self.temperature == 0.0:
             # Greedy decoding ignores the sampling knobs: equal requests share a result.
             fields.update(top_p=1.0, seed=0)
+        else:
+            # Draws are seeded per request (sample_seed); results stored before that seeded every
+            # request alike and must not be reused.
+            fields["seeding"] = "per-request"
         return _digest("generate", fields)
+
+    @cached_property
+    def sample_seed(self) -> int:
+        """The seed of this request's own random stream: the setup's generation seed and the
+        request's prompt and settings, hashed. Every doc draws independently (one seed for all
+        would correlate the draws of every doc), and the same request draws the same tokens
+        whatever the batch, the order or the backend."""
+        fields = {"seed": self.seed, "prompt": self.prompt, "max_new_tokens": self.max_new_tokens,
+                  "stop": list(self.stop), "temperature": self.temperature, "top_p": self.top_p}
+        return int(_digest("sample-seed", fields)[:8], 16) & 0x7FFFFFFF
 
 
 Request = Loglikelihood | Generate

@@ -2,8 +2,10 @@
 
 A variant first runs on a screening subset (a quarter of the docs, at least `SCREEN_MIN`); it
 goes on to every doc unless the subset already settles it: its 95% CI lies inside the noise
-floor (no effect worth finding), or wholly on the side that widens the gap (it cannot be a
-cause). A variant that changes only numerics (`rerun = "margin"`: dtype, batch size, kernels)
+floor (no effect worth finding), or excludes every change that would make it a cause — one that
+closes between 0 and 200% of the gap. So a variant stops when it surely widens the gap, or surely
+carries your score past the reported one by more than the gap itself, whatever the gap's sign;
+with no gap at all, nothing can be a cause and every variant stops there. A variant that changes only numerics (`rerun = "margin"`: dtype, batch size, kernels)
 re-runs only the docs whose decision could flip: those whose top two choices, or whose closest
 token decision, are within `FLIP_MARGIN` nats for the target dtype. The others keep your outputs.
 """
@@ -27,8 +29,13 @@ def settled(ci: tuple[float, float], floor: float, gap: float) -> str:
     lo, hi = ci
     if max(abs(lo), abs(hi)) < floor:
         return "inside the noise floor"
-    if (hi < 0 < gap) or (lo > 0 > gap):
+    toward, past = sorted((0.0, 2.0 * gap))       # the deltas that would make it a cause
+    if gap == 0:
+        return "no gap to close"
+    if (gap > 0 and hi <= 0) or (gap < 0 and lo >= 0):
         return "widens the gap"
+    if hi <= toward or lo >= past:
+        return "overshoots the gap"
     return ""
 
 

@@ -301,7 +301,7 @@ class FakeBackend:
                 correct = effect.nats > 0 if effect.nats else correct
                 template = effect.output or template
         if r.temperature > 0.0:
-            draw = random.Random(int(unit(m.seed, "sample", r.seed, r.prompt) * 2**53)).random()
+            draw = random.Random(int(unit(m.seed, "sample", r.sample_seed) * 2**53)).random()
             correct = correct != (draw < m.sampling_flip)
         return template.replace("{answer}", doc.gold_text if correct else self._wrong(doc))
 

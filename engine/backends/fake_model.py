@@ -60,7 +60,7 @@ def _piece_id(piece: str) -> int:
     return _IDS[piece]
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=65536)
 def _token_ids(text: str) -> tuple[int, ...]:
     """A text's ids (a context is encoded once per choice and per variant that shares it)."""
     return tuple(_piece_id(p) for p in split_tokens(text))

@@ -267,10 +267,10 @@ class TransformersBackend:
         for i, r in enumerate(requests):
             if r.temperature == 0.0:
                 greedy.setdefault((r.max_new_tokens, r.stop, r.bos), []).append(i)
-            else:   # sampled: one at a time, so the seed alone fixes the draw
+            else:   # sampled: one at a time, so the request's own seed alone fixes the draw
                 if progress.cancelled():
                     raise Cancelled()
-                torch.manual_seed(r.seed)
+                torch.manual_seed(r.sample_seed)   # its own stream: docs draw independently
                 results[i] = self._generate_batch([r])[0]
                 progress.advance(1)
         size = self._batch_size(batch_size)

@@ -167,7 +167,7 @@ def test_fewshot_skips_without_a_pool_and_limits_k_to_it() -> None:
 
 EXPECTED = {
     "tests/checks/setups/chat_mc.toml": {
-        "codebase": 6, "seed": 2, "metric": 6, "normalization": 0, "prompt": 14, "template": 5,
+        "codebase": 6, "seed": 2, "metric": 6, "normalization": 0, "prompt": 16, "template": 5,
         "fewshot": 7, "generation": 0, "loading": 7,
     },
     "tests/checks/setups/chat_qa.toml": {
@@ -279,3 +279,19 @@ def test_a_fact_the_model_would_never_see_is_not_tested() -> None:
     # A visible one is tested.
     (first, *_) = variants_of("prompt", "samples/arith.toml", known={"prompt.target_delimiter": ""})
     assert first.known and first.name == "no space before the answer"
+
+
+def test_every_separator_the_model_sees_is_varied_and_none_it_does_not() -> None:
+    """Issue: with few-shot delimiter "\\n" the prompt check never tried the blank line (the
+    diagnosis blamed k instead). Each separator in the rendered prompt gets a variant."""
+    with_shots = {v.name: dict(v.changes) for v in variants_of("prompt", "mc plain 5-shot")}
+    assert with_shots["a line break between shots"] == {"prompt.fewshot_delimiter": "\n"}
+    assert with_shots["two blank lines between shots"] == {"prompt.fewshot_delimiter": "\n\n\n"}
+    assert with_shots["line break before the answer"] == {"prompt.target_delimiter": "\n"}
+    assert "no space before the answer" in with_shots
+    seams = [n for n in with_shots if "question and choices" in n]
+    assert len(seams) == 2                                 # the two the template does not have
+    no_shots = [v.name for v in variants_of("prompt", "samples/arith.toml")]
+    assert not any("between shots" in n for n in no_shots)   # no shots, no delimiter between them
+    qa = [v.name for v in variants_of("prompt", "qa greedy first_n")]
+    assert not any("question and choices" in n for n in qa)  # no choices listed

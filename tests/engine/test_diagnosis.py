@@ -23,7 +23,8 @@ from scoregap.engine.run import DiagnosisRun
 from scoregap.engine.session import load_session
 
 N = 160          # docs: enough for a screening subset (60) smaller than the whole
-LABELS_1 = {"name": "labels 1", "when": r"(?m)^1\. ", "docs": 0.5, "nats": -4.0}
+# Numbered choices cost half the docs 4 nats, however they are wrapped or laid out.
+LABELS_1 = {"name": "labels 1", "when": r"[(\[]?\b1[.)\]] ", "docs": 0.5, "nats": -4.0}
 
 
 def open_run(tmp_path: Path, *, yours: dict[str, Any] | None = None, reference: dict[str, Any] | None = None,
@@ -75,10 +76,12 @@ def test_a_planted_label_cause_is_found_reconciled_and_reported_through_events(t
     run = open_run(tmp_path, yours={"prompt.choice_labels": "1"}, effects=(LABELS_1,), events=events, checks=checks)
     report = run.run_all()
     d = run.diagnosis
-    causes = {f.variant.check: f for f in d.ranking if is_cause(f)}
-    assert d.verdict == "gap" and dict(causes["prompt"].variant.changes) == {"prompt.choice_labels": "A"}
-    assert causes["prompt"].closes == pytest.approx(1.0)
-    assert set(causes) == {"prompt"}
+    causes = [f for f in d.ranking if is_cause(f)]
+    assert d.verdict == "gap" and dict(causes[0].variant.changes) == {"prompt.choice_labels": "A"}
+    assert causes[0].closes == pytest.approx(1.0)
+    # Letters (A), (a) or Roman numerals undo the numbering alike: one group of alternatives.
+    assert {f.variant.name for f in causes} == {"labels (A)", "labels (a)", "labels (I)"}
+    assert {f.group for f in causes} == {1}
     assert d.reconciliation is not None and d.reconciliation.within_noise and len(d.reconciliation.applied) == 1
     assert report["ranking"][0]["cause"] and report["reconciliation"]["residual"] == pytest.approx(0, abs=1e-6)
     # The events came in order, each check as a field: measured, then per check started ...

@@ -85,21 +85,21 @@ async def frozen_checklist(pilot, current: str) -> None:  # noqa: ANN001
 def report() -> dict:
     rows = [
         {"check": "template", "variant": "chat template off", "score": 0.925, "delta": 0.625, "ci": [0.47, 0.78],
-         "closes": 0.94, "significant": True},
+         "closes": 0.94, "significant": True, "cause": True, "n": 40, "round": 1},
+        {"check": "fewshot", "variant": "k = 3", "score": 0.96, "delta": 0.035, "ci": [0.01, 0.06], "closes": 0.93,
+         "significant": True, "cause": True, "n": 40, "round": 2, "after": ["chat template off"]},  # round 2
         {"check": "prompt", "variant": "choices as (A)", "score": 0.35, "delta": 0.05, "ci": [-0.03, 0.13],
-         "closes": 0.08, "significant": False},
-        {"check": "fewshot", "variant": "k = 3", "score": 0.96, "delta": 0.035, "ci": [0.01, 0.06],
-         "closes": 0.05, "significant": True, "after": ["chat template off"]},     # a round-2 cause
+         "closes": 0.08, "significant": False, "cause": False, "n": 10, "round": 1},        # screened
         {"check": "metric", "variant": "acc", "score": 0.275, "delta": -0.025, "ci": [-0.06, 0.01],
-         "closes": -0.04, "significant": False},
+         "closes": -0.04, "significant": False, "cause": False, "n": 40, "round": 1},
     ]
     return {
         "gap": 0.6625, "verdict": "gap", "noise_floor": {"half_width": 0.027},
-        "yours": {"score": 0.30}, "reported": {"score": 0.9625},
+        "yours": {"score": 0.30, "n": 40}, "reported": {"score": 0.9625},
         "ranking": rows,
         "reconciliation": {"score": 0.925, "residual": 0.0375, "within_noise": False,
                            "applied": [{"check": "template", "variant": "chat template off"}],
-                           "shapley": {"template": 0.625}},
+                           "shapley": {"template": 0.625}, "noise_floor": {"half_width": 0.012}},
         "reproduce": {"lm_eval": "lm_eval --model hf --model_args pretrained=profiles/demo/model "
                                  "--tasks census_mc --include_path TASK_DIR --num_fewshot 3 --limit 40",
                       "lm_eval_differs": [], "scoregap": '[chat]\napply_template = false\n'},

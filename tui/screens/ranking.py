@@ -15,12 +15,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from scoregap.engine.reports import verdict_line
+from scoregap.engine.report_formats import closes_text, numbering, score_text, verdict_line
 from scoregap.tui.widgets.effect_chart import Effect, EffectChart
-
-
-def _pts(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f}"
 
 
 def _signed(x: float | None) -> str:
@@ -63,12 +59,13 @@ class RankingScreen(Screen):
         table = self.query_one(DataTable)
         table.clear()
         effects = []
-        for i, r in enumerate(report["ranking"], 1):
+        n = report["yours"]["n"]
+        rows = report["ranking"]
+        for label, r in zip(numbering(rows), rows):   # 2a, 2b: equivalent causes, one explanation
             ci = f"[{_signed(r['ci'][0])}, {_signed(r['ci'][1])}]"
             after = f" (after {', '.join(r['after'])})" if r.get("after") else ""   # a later round's cause
-            table.add_row(str(i), r["check"], r["variant"] + after, _pts(r["score"]), _signed(r["delta"]), ci,
-                          "—" if r["closes"] is None else f"{100 * r['closes']:.0f}%",
-                          "yes" if r["significant"] else "no")
+            table.add_row(label, r["check"], r["variant"] + after, score_text(r, n), _signed(r["delta"]), ci,
+                          closes_text(r), "yes" if r["significant"] else "no")
             lo, hi = (x if x is not None else float("nan") for x in r["ci"])
             effects.append(Effect(f"{r['check']}: {r['variant']}",
                                   r["delta"] if r["delta"] is not None else float("nan"), (lo, hi), r["significant"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from scoregap.engine.checks_api import Finding
+from scoregap.engine.report_formats import closes_text
 
 COLUMNS = ("variant", "score", "Δ", "95% CI", "closes", "sig")
 
@@ -31,7 +32,9 @@ def row_of(f: Finding, settled: bool = True) -> tuple[str, ...]:
         sig = "…"
     else:
         sig = "yes" if f.significant else "no"
-    return (name, _pts(f.score), _signed(f.delta), ci, f"{100 * f.closes:.0f}%" if f.closes == f.closes else "—", sig)
+    score = _pts(f.score) + (f" n={f.n}" if f.screened else "")   # a screening subset's score
+    closes = closes_text({"closes": f.closes if f.closes == f.closes else None, "round": f.round})
+    return (name, score, _signed(f.delta), ci, closes, sig)
 
 
 class AblationTable(DataTable):

@@ -18,7 +18,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from scoregap.engine.reports import visible
+from scoregap.engine.report_formats import visible
 
 
 @dataclass(frozen=True)

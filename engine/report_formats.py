@@ -1,0 +1,271 @@
+"""The report model as text: Markdown (to paste into an issue) and one self-contained HTML file.
+
+Both say the same things in the same order: the verdict, the noise floor and what made it, the
+causes (equivalent ones together, with the question that would decide between them), the
+significant effects that are not causes, what stays unexplained and what was never varied, the
+reconciliation, every check's variants, the prompt diff and how to reproduce the number. Every
+figure is formatted here once (`closes_text`, `score_text`, `p_text`), so a closes above 200% is
+never printed as a percentage and a screened score never appears without its n.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+from typing import Any
+
+
+def visible(text: str) -> str:
+    """Whitespace made visible: ␣ for a space, → for a tab, ↵ for a newline."""
+    return text.replace(" ", "␣").replace("\t", "→").replace("\n", "↵\n")
+
+
+def prompt_diff(a: str, b: str, a_name: str = "yours", b_name: str = "reconciled") -> list[str]:
+    lines = difflib.unified_diff(visible(a).splitlines(), visible(b).splitlines(), a_name, b_name, lineterm="", n=2)
+    return list(lines)
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def signed(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:+.1f}"
+
+
+def ci_text(ci: list[float | None]) -> str:
+    return "—" if None in ci else f"[{100 * ci[0]:+.1f}, {100 * ci[1]:+.1f}]"  # type: ignore[operator]
+
+
+def p_text(p: float | None) -> str:
+    return "—" if p is None else "< 0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def closes_text(r: dict[str, Any]) -> str:
+    """The share of the gap a variant closes: "widens" below 0, "overshoots" above 200%; a later
+    round's share is of the gap its earlier fixes left."""
+    closes = r["closes"]
+    if closes is None:
+        return "—"
+    if closes < 0:
+        return "widens"
+    if closes > 2:
+        return "overshoots"
+    return f"{100 * closes:.0f}%" + (" of the rest" if r.get("round", 1) > 1 else "")
+
+
+def score_text(r: dict[str, Any], n: int) -> str:
+    """A variant's score, with its n when it rests on fewer docs than yours (screened)."""
+    return pct(r["score"]) + (f" (n={r['n']})" if r["n"] < n else "")
+
+
+def outputs_cell(o: dict[str, Any] | None) -> str:
+    if not o:
+        return ""
+    cells = []
+    if "stop" in o:
+        cells.append(f"stop {pct(o['stop'])}%, truncated {pct(o['length'])}%")
+    if o["doubled_bos"]:
+        cells.append(f"doubled BOS {o['doubled_bos']}/{o['n']}")
+    return "; ".join(cells)
+
+
+def numbering(rows: list[dict[str, Any]]) -> list[str]:
+    """1, 2a, 2b, 3: members of one group of equivalent causes share a number."""
+    out, number, last = [], 0, None
+    letters = "abcdefghij"
+    seen: dict[int, int] = {}
+    for r in rows:
+        group = r.get("group") or 0
+        if group and group == last:
+            seen[group] += 1
+            out.append(f"{number}{letters[seen[group]]}")
+            continue
+        number += 1
+        last = group
+        if group:
+            seen[group] = 0
+            out.append(f"{number}a")
+        else:
+            out.append(str(number))
+    return out
+
+
+def verdict_line(m: dict[str, Any]) -> str:
+    gap, noise = m["gap"], m["noise_floor"]["half_width"]
+    if m["verdict"] == "within_noise":
+        return (f"The gap of {signed(gap)} points is within the noise floor (±{pct(noise)} points): "
+                f"no cause needed.")
+    line = (f"Reported {pct(m['reported']['score'])}, yours {pct(m['yours']['score'])}: a gap of {signed(gap)} "
+            f"points (noise floor ±{pct(noise)}).")
+    rec = m["reconciliation"]
+    if rec:
+        fixes = ", ".join(f"{a['check']}: {a['variant']}" for a in rec["applied"])
+        floor = rec["noise_floor"]["half_width"] if rec.get("noise_floor") else noise
+        line += (f" With {fixes} applied you score {pct(rec['score'])}; residual {signed(rec['residual'])} "
+                 f"points, {'within' if rec['within_noise'] else 'beyond'} the noise there (±{pct(floor)}).")
+    else:
+        line += " No check explained it significantly."
+    return line
+
+
+def alternatives_lines(m: dict[str, Any]) -> list[str]:
+    """One paragraph per group of equivalent causes."""
+    out = []
+    for g in m.get("alternatives", []):
+        ask = " ".join(g["ask"])
+        out.append(f"**Equivalent on these docs:** {' / '.join(g['members'])} each close the gap alone and score "
+                   f"{100 * g['agree']:.0f}% of the docs alike, so the data cannot tell them apart: either "
+                   f"explains the gap. What the report states decides; ask: {ask}")
+    return out
+
+
+def unexplained_line(m: dict[str, Any]) -> str:
+    u = m.get("unexplained")
+    if not u:
+        return ""
+    keys = ", ".join(f"`{k}`" for k in u["never_varied"]) or "none"
+    return (f"A residual of {signed(u['residual'])} points beyond the noise floor remains after "
+            f"{u['rounds']} round(s): nothing this diagnosis varied explains it. Never varied: {keys}. "
+            f"Look there, or at what the report does not state.")
+
+
+def markdown(m: dict[str, Any]) -> str:
+    n = m["yours"]["n"]
+    out = [f"# scoregap diagnosis: {m['task']['name']} on {m['model']['name']}", "", f"**{verdict_line(m)}**", "",
+           f"Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {m['noise_floor']['basis']}", ""]
+    if m.get("outputs"):
+        out += [f"Your outputs: {m['outputs']['text']}", ""]
+    causes = [r for r in m["ranking"] if r["cause"]]
+    out += ["## Ranked causes", ""]
+    if causes:
+        out += ["| # | check | variant | score | Δ (points) | 95% CI | closes | p |", "|---|---|---|---|---|---|---|---|"]
+        for label, r in zip(numbering(causes), causes):
+            after = f" (after {', '.join(r['after'])})" if r["after"] else ""
+            out.append(f"| {label} | {r['check']} | {r['variant']}{after} | {score_text(r, n)} | {signed(r['delta'])} | "
+                       f"{ci_text(r['ci'])} | {closes_text(r)} | {p_text(r['p'])} |")
+        out += [""] + [line + "\n" for line in alternatives_lines(m)]
+    else:
+        out += ["No check explained the gap significantly.", ""]
+    others = [r for r in m["ranking"] if r["significant"] and not r["cause"]]
+    if others:
+        out += ["## Significant effects that are not causes", "",
+                "They move your score beyond noise, but away from the reported one or past it by more than the gap.",
+                "", "| check | variant | score | Δ (points) | 95% CI | closes |", "|---|---|---|---|---|---|"]
+        out += [f"| {r['check']} | {r['variant']} | {score_text(r, n)} | {signed(r['delta'])} | {ci_text(r['ci'])} | "
+                f"{closes_text(r)} |" for r in others]
+        out.append("")
+    if m.get("unexplained"):
+        out += ["## Not explained", "", unexplained_line(m), ""]
+    rec = m["reconciliation"]
+    if rec:
+        out += ["## Reconciliation", "", verdict_line(m), ""]
+        if rec.get("noise_floor"):
+            out += [f"Noise floor at the reconciled setup: ±{pct(rec['noise_floor']['half_width'])} points. "
+                    f"{rec['noise_floor']['basis']}", ""]
+        if rec["shapley"]:
+            out += ["Shapley split of the gap:", ""] + [f"- {k}: {signed(v)} points" for k, v in rec["shapley"].items()]
+            out.append("")
+    out += ["## Checks", ""]
+    for cid, c in m["checks"].items():
+        out.append(f"### {cid} — {c['status']}")
+        if c["message"]:
+            out.append(f"\n{c['message']}\n")
+        if c["variants"]:
+            out += ["", "| variant | score | Δ | 95% CI | closes | n | calls | outputs |",
+                    "|---|---|---|---|---|---|---|---|"]
+            for v in c["variants"]:
+                star = " (known)" if v["known"] else ""
+                out.append(f"| {v['variant']}{star} | {pct(v['score'])} | {signed(v['delta'])} | {ci_text(v['ci'])} | "
+                           f"{closes_text(v)} | {v['n']}{' (screened: ' + v['screened'] + ')' if v['screened'] else ''} | "
+                           f"{v['calls']} | {outputs_cell(v['outputs'])} |")
+            out.append(f"\nMinimum detectable effect: {pct(c['mde'])} points.")
+        out.append("")
+    out += ["## Prompt: yours vs reconciled (doc %d)" % m["prompt_diff"]["doc_id"], "", "```diff"]
+    out += m["prompt_diff"]["diff"] or ["(identical)"]
+    out += ["```", "", "## Reproduce the reported score", "", "scoregap setup:", "", "```toml",
+            m["reproduce"]["scoregap"].rstrip(), "```", "", "lm-evaluation-harness (write the task YAML below to TASK_DIR):",
+            "", "```sh", m["reproduce"]["lm_eval"], "```"]
+    if m["reproduce"]["lm_eval_differs"]:
+        out += ["", "lm-eval cannot express: " + "; ".join(m["reproduce"]["lm_eval_differs"])]
+    out += ["", "## How this was computed", "", m["screening"],
+            f"Model calls: {m['calls']['total']} ({m['calls']['cached']} answered from the cache).", "",
+            "## Environment", "", "```json", json.dumps(m["environment"], indent=2), "```", ""]
+    return "\n".join(out)
+
+
+def _svg_effects(m: dict[str, Any]) -> str:
+    rows = m["ranking"]
+    if not rows:
+        return ""
+    values = [abs(x) for r in rows for x in r["ci"] if x is not None] + [abs(m["gap"] or 0)]
+    scale = 200 / max(max(values), 1e-9)
+    height = 24 * len(rows) + 30
+    parts = [f'<svg width="640" height="{height}" role="img" aria-label="effects with 95% CIs">',
+             f'<line x1="420" y1="0" x2="420" y2="{height}" stroke="#888"/>']
+    gap_x = 420 + (m["gap"] or 0) * scale
+    parts.append(f'<line x1="{gap_x:.1f}" y1="0" x2="{gap_x:.1f}" y2="{height}" stroke="#c33" stroke-dasharray="4"/>')
+    for i, r in enumerate(rows):
+        y = 20 + 24 * i
+        label = html.escape(f"{r['check']}: {r['variant']}")
+        parts.append(f'<text x="0" y="{y + 4}" font-size="12">{label}</text>')
+        x0, x1 = sorted((420, 420 + (r["delta"] or 0) * scale))
+        color = "#2a7" if r["cause"] else "#c93" if r["significant"] else "#aaa"
+        parts.append(f'<rect x="{x0:.1f}" y="{y - 7}" width="{max(x1 - x0, 1):.1f}" height="14" fill="{color}"/>')
+        if None not in r["ci"]:
+            a, b = 420 + r["ci"][0] * scale, 420 + r["ci"][1] * scale
+            parts.append(f'<line x1="{a:.1f}" y1="{y}" x2="{b:.1f}" y2="{y}" stroke="#000"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _rows(e: Any, rows: list[dict[str, Any]], n: int, labels: list[str] | None = None) -> str:
+    return "".join(
+        (f"<tr><td>{e(labels[i])}</td>" if labels else "<tr>")
+        + f"<td>{e(r['check'])}</td><td>{e(r['variant'])}</td><td>{e(score_text(r, n))}</td><td>{signed(r['delta'])}</td>"
+        f"<td>{ci_text(r['ci'])}</td><td>{e(closes_text(r))}</td></tr>"
+        for i, r in enumerate(rows)
+    )
+
+
+def html_report(m: dict[str, Any]) -> str:
+    e = html.escape
+    n = m["yours"]["n"]
+    causes = [r for r in m["ranking"] if r["cause"]]
+    others = [r for r in m["ranking"] if r["significant"] and not r["cause"]]
+    head = "<tr>{}<th>check</th><th>variant</th><th>score</th><th>Δ</th><th>95% CI</th><th>closes</th></tr>"
+    cause_table = (f"<table>{head.format('<th>#</th>')}{_rows(e, causes, n, numbering(causes))}</table>"
+                   if causes else "<p>No check explained the gap significantly.</p>")
+    groups = "".join(f"<p>{e(line)}</p>" for line in alternatives_lines(m))
+    other_table = (f"<h2>Significant effects that are not causes</h2><table>{head.format('')}{_rows(e, others, n)}</table>"
+                   if others else "")
+    unexplained = f"<h2>Not explained</h2><p>{e(unexplained_line(m))}</p>" if m.get("unexplained") else ""
+    checks = "".join(
+        f"<h3>{e(cid)} — {e(c['status'])}</h3><p>{e(c['message'])}</p><table><tr><th>variant</th><th>score</th>"
+        f"<th>Δ</th><th>95% CI</th><th>closes</th><th>n</th><th>outputs</th></tr>"
+        + "".join(f"<tr><td>{e(v['variant'])}</td><td>{pct(v['score'])}</td><td>{signed(v['delta'])}</td>"
+                  f"<td>{ci_text(v['ci'])}</td><td>{e(closes_text(v))}</td><td>{v['n']}</td>"
+                  f"<td>{e(outputs_cell(v['outputs']))}</td></tr>" for v in c["variants"])
+        + "</table>"
+        for cid, c in m["checks"].items()
+    )
+    diff = e("\n".join(m["prompt_diff"]["diff"]) or "(identical)")
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>scoregap: {e(m['task']['name'])}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}
+pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
+<h1>scoregap diagnosis: {e(m['task']['name'])} on {e(m['model']['name'])}</h1>
+<p><strong>{e(verdict_line(m))}</strong></p>
+<p>Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {e(m['noise_floor']['basis'])}</p>
+<p>{e(('Your outputs: ' + m['outputs']['text']) if m.get('outputs') else '')}</p>
+<h2>Effects (points, 95% CI; dashed: the gap)</h2>{_svg_effects(m)}
+<h2>Ranked causes</h2>{cause_table}{groups}{other_table}{unexplained}
+<h2>Checks</h2>{checks}
+<h2>Prompt: yours vs reconciled</h2><pre>{diff}</pre>
+<h2>Reproduce</h2><pre>{e(m['reproduce']['scoregap'])}</pre><pre>{e(m['reproduce']['lm_eval'])}</pre>
+<h2>How this was computed</h2><p>{e(m['screening'])}</p>
+<h2>Environment</h2><pre>{e(json.dumps(m['environment'], indent=2))}</pre>
+</body></html>
+"""

@@ -1,0 +1,28 @@
+"""How the report states its numbers: never a closes above 200% as a percentage, never p = 0, a
+screened score with its n, causes apart from significant effects that are not causes."""
+
+from __future__ import annotations
+
+from scoregap.engine.report_formats import closes_text, numbering, p_text, score_text
+
+
+def test_closes_reads_as_words_where_a_percentage_would_mislead() -> None:
+    assert closes_text({"closes": 0.94}) == "94%"
+    assert closes_text({"closes": 1.0, "round": 2}) == "100% of the rest"
+    assert closes_text({"closes": 56.0}) == "overshoots"            # was printed "5600%"
+    assert closes_text({"closes": -0.3}) == "widens"
+    assert closes_text({"closes": None}) == "—"
+
+
+def test_p_values_are_never_printed_as_zero() -> None:
+    assert p_text(0.0) == "< 0.001" and p_text(2e-25) == "< 0.001" and p_text(0.0123) == "0.012"
+
+
+def test_a_screened_score_carries_its_n() -> None:
+    assert score_text({"score": 0.567, "n": 60}, 240) == "56.7 (n=60)"
+    assert score_text({"score": 0.646, "n": 240}, 240) == "64.6"
+
+
+def test_equivalent_causes_share_a_number() -> None:
+    rows = [{"group": None}, {"group": 1}, {"group": 1}, {"group": None}, {"group": 2}, {"group": 2}]
+    assert numbering(rows) == ["1", "2a", "2b", "3", "4a", "4b"]
