@@ -85,6 +85,7 @@ class Check(Protocol):
     explanation: str        # why this factor moves scores, with published magnitudes
     reading: str            # how to read this check's findings
     questions: tuple[Question, ...]
+    keys: tuple[str, ...]   # the setup keys it varies, and tests first when the report states them
 
     def applies(self, yours: Setup, context: CheckContext) -> str:
         """'' if the check applies, else the reason it is skipped."""
@@ -111,7 +112,9 @@ class Finding:
     round: int = 1                   # 2, 3: found on top of the fixes of earlier rounds
     after: tuple[str, ...] = ()      # those fixes (variant names), for a later round's finding
     outputs: OutputStats | None = None   # what its outputs show (stops, truncation, doubled BOS)
-    group: int = 0                   # causes that explain the gap alike share a group (0: none)
+    group: int = 0                   # causes of several checks that explain the gap alike share a group
+    alike: tuple[tuple[str, float], ...] = ()   # other variants of this check that explain it alike:
+                                                # (name, share of docs scored the same)
     per_doc: tuple[float, ...] = field(default=(), repr=False, compare=False)   # the variant's values
 
 

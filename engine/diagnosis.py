@@ -33,6 +33,7 @@ from scoregap.engine.errors import InputError
 from scoregap.engine.evaluate import Engine, Evaluation
 from scoregap.engine.events import CONCLUDING, MEASURING, Events, NullEvents, Step, Summary
 from scoregap.engine.presets import presets_for
+from scoregap.engine.prompts import PromptBuilder
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.scoring import OutputStats, describe_outputs, doc_weights, output_stats, reread
 from scoregap.engine.session import Session
@@ -114,7 +115,8 @@ class Diagnosis:
                     for f in self.ranking if ranking.is_cause(f)), "")
         return Summary(self.yours_score, self.session.yours_score, self.session.reported_score,
                        self.session.reported_source, self.gap, self.noise.half_width, self.noise.basis,
-                       self.verdict, self.yours.result.n, top, describe_outputs(output_stats(self.yours.scores)))
+                       self.verdict, self.yours.result.n, top, describe_outputs(output_stats(self.yours.scores)),
+                       self.untested_facts())
 
     # -- one check ---------------------------------------------------------------------------
 
@@ -234,6 +236,31 @@ class Diagnosis:
                    for f in self.all_findings() if f.variant.transform}
         return [k for k in relevant_keys(self.session.yours, self.yours.task) if k not in varied]
 
+    def untested_facts(self) -> dict[str, str]:
+        """Facts the report states that no variant can test, each with the reason (a stated k
+        larger than the few-shot pool, a key no check varies): said, never dropped silently."""
+        assert self.yours is not None
+        yours, task = self.session.yours, self.yours.task
+        owned = {k for c in self.checks for k in getattr(c, "keys", ())}
+        notes: dict[str, str] = {}
+        for key, value in self.session.known.items():
+            try:
+                stated = yours.with_values({key: value}, origin="the reported facts")
+            except InputError as err:
+                notes[key] = f"{key} = {value!r} is not a value this setup can take: {err}"
+                continue
+            if stated.get(key) == yours.get(key):
+                continue   # your setup already agrees: nothing to test
+            if key not in owned:
+                notes[key] = (f"{key} = {value!r} is stated, but no check varies {key}, so the "
+                              f"diagnosis cannot test it; set it in your setup to compare by hand.")
+                continue
+            try:
+                PromptBuilder(stated, task, probe_chat).render(task.docs[0])
+            except InputError as err:
+                notes[key] = f"{key} = {value!r} is stated, but cannot be tested on this task: {err}"
+        return notes
+
     def all_findings(self) -> list[Finding]:
         return [f for r in self.results.values() for f in r.findings] + [f for f in self.ranking if f.round > 1]
 
@@ -305,3 +332,8 @@ def relevant_keys(setup: Setup, task: Task) -> list[str]:
     if task.subtasks:
         keys.append("scoring.aggregate")
     return list(dict.fromkeys(keys))
+
+
+def probe_chat(conversation: list[dict[str, str]]) -> str:
+    """A stand-in chat template: enough to tell whether a setup renders at all."""
+    return "".join(f"<|{m['role']}|>{m['content']}<|end|>" for m in conversation) + "<|assistant|>"

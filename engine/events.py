@@ -14,7 +14,7 @@ of a display string. `Step.check` is '' while your setup and the noise floor are
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scoregap.engine.checks_api import CheckResult, Finding
@@ -66,6 +66,7 @@ class Summary:
     n: int
     top: str = ""                        # the best-explaining cause so far, readable
     outputs: str = ""                    # what your outputs show (stops, truncation, doubled BOS)
+    untested: dict[str, str] = field(default_factory=dict)   # stated fact -> why it cannot be tested
 
 
 class Events(Protocol):

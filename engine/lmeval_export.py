@@ -13,6 +13,7 @@ The YAML is written as JSON, which YAML parsers read as it is, so no string need
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,12 @@ from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import Task
 
 MAX_LABELS = 26
+
+
+def safe_name(text: str) -> str:
+    """A task name fit for lm-eval and for a file name: letters, digits and underscores only (a
+    task file's `name` is user input: "../x" must not become a path)."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_")[:64] or "task"
 
 
 @dataclass(frozen=True)
@@ -102,7 +109,7 @@ def export(setup: Setup, task: Task, *, model: str, limit: int = 0, name: str = 
         unsupported.append("scoring.aggregate = macro (lm-eval averages one task's docs; macro needs a group)")
     mapping = dict(task.fields)
     prelude = _prelude(setup, mapping, task.kind)
-    task_name = name or f"scoregap_{task.name}_{setup.digest[:8]}"
+    task_name = name or f"scoregap_{safe_name(task.name)}_{setup.digest[:8]}"
     config: dict[str, Any] = {"task": task_name}
     if task.docs_file:
         files = {"test": task.docs_file}

@@ -14,8 +14,9 @@ check's most explaining finding, causes first, then by how much of the gap they 
 
 Causes that each close the gap alone and score (almost) every doc alike are one explanation said
 several ways (comparing the whole generation with a prefix match, or extracting its last number,
-can change exactly the same docs): the data cannot tell them apart, so they share a `group`
-number and stay together, the one a stated fact supports first.
+can change exactly the same docs): the data cannot tell them apart. Across checks they share a
+`group` number and stay together, the one a stated fact supports first; within one check the
+best is ranked and the others are named beside it (`alike`).
 """
 
 from __future__ import annotations
@@ -70,19 +71,18 @@ def mark_significance(results: dict[str, CheckResult], floor: float) -> None:
 def rank(results: dict[str, CheckResult], known: Mapping[str, Any]) -> list[Finding]:
     """Each check's most explaining finding (repeats aside), causes first, best explanation
     first; equivalent causes grouped."""
-    best, alike = [], []
+    best = []
     for r in results.values():
         candidates = [f for f in r.findings if not f.variant.repeat] if r.status == "done" else []
         if not candidates:
             continue
         top = max(candidates, key=lambda f: (is_cause(f), explains(f)))
-        best.append(top)
         # Another variant of the same check that explains the gap as well, on the same docs, is
-        # the same explanation said otherwise ("a blank line between shots" and "a line break
-        # before the answer" can both restore one layout): it joins the group, not the bench.
-        alike += [f for f in candidates if f is not top and alternative(f, top)]
-    ordered = sorted(best + alike, key=lambda f: (not is_cause(f), -explains(f)))
-    return group_alternatives(ordered, known)
+        # the same explanation said otherwise ("choices as A." and "choices as A)" can both undo
+        # a numbering): it is named beside the best one, not ranked on its own.
+        alike = tuple((f.variant.name, agreement(f, top)) for f in candidates if f is not top and alternative(f, top))
+        best.append(replace(top, alike=alike))
+    return group_alternatives(sorted(best, key=lambda f: (not is_cause(f), -explains(f))), known)
 
 
 def alternative(f: Finding, g: Finding) -> bool:

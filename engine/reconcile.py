@@ -17,7 +17,7 @@ ranking, marked with the fixes it was found after.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from scoregap.engine import ranking, stats
@@ -133,9 +133,14 @@ def next_round(d: Diagnosis, rec: Reconciliation, round_: int) -> list[Finding]:
                 continue
             candidates.append(d.finding(variant, base, scores, docs, before, left, outputs,
                                         round=round_, after=after, per_doc=tuple(scores)))
+    judged = ranking.with_significance(candidates, rec.floor.half_width)
     best: dict[str, Finding] = {}
-    for f in ranking.with_significance(candidates, rec.floor.half_width):
+    for f in judged:
         if ranking.is_cause(f) and (f.variant.check not in best
                                     or ranking.explains(f) > ranking.explains(best[f.variant.check])):
             best[f.variant.check] = f
-    return sorted(best.values(), key=lambda f: -ranking.explains(f))
+    found = [replace(top, alike=tuple((f.variant.name, ranking.agreement(f, top)) for f in judged
+                                      if f.variant.check == top.variant.check and f is not top
+                                      and ranking.alternative(f, top)))
+             for top in best.values()]
+    return sorted(found, key=lambda f: -ranking.explains(f))

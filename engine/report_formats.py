@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import re
 from typing import Any
 
 
@@ -131,21 +132,54 @@ def unexplained_line(m: dict[str, Any]) -> str:
             f"Look there, or at what the report does not state.")
 
 
+_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&!])")
+_MD_BLOCK_START = re.compile(r"([#+=-]|\d+[.)])")
+
+
+def md(text: object) -> str:
+    """A string from the user, a file or the model, made inert in Markdown: one line (a newline
+    could start a heading or a fence), no leading spaces (an indented code block), and every mark
+    that opens inline markup, a link or raw HTML backslash-escaped (CommonMark lets any ASCII
+    punctuation be escaped), `|` included for tables; a line-start heading, list or quote mark too."""
+    line = " ".join(str(text).splitlines()).lstrip()
+    line = _MD_INLINE.sub(r"\\\1", line)
+    start = _MD_BLOCK_START.match(line)
+    if start:   # escape the mark itself: "\#", "\-", "1\."
+        at = start.end() - 1
+        line = line[:at] + "\\" + line[at:]
+    return line
+
+
+def fence(text: str, lang: str = "") -> list[str]:
+    """`text` in a code fence longer than any run of backticks inside it, so nothing closes it early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return [ticks + lang, text, ticks]
+
+
 def markdown(m: dict[str, Any]) -> str:
+    """The report for a GitHub issue. Everything that did not come from scoregap itself — task and
+    model names, variant and repeat names, messages, prompts, setups, commands — goes through `md`
+    (inline) or `fence` (blocks)."""
     n = m["yours"]["n"]
-    out = [f"# scoregap diagnosis: {m['task']['name']} on {m['model']['name']}", "", f"**{verdict_line(m)}**", "",
-           f"Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {m['noise_floor']['basis']}", ""]
+    out = [f"# scoregap diagnosis: {md(m['task']['name'])} on {md(m['model']['name'])}", "",
+           f"**{md(verdict_line(m))}**", "",
+           f"Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {md(m['noise_floor']['basis'])}", ""]
     if m.get("outputs"):
-        out += [f"Your outputs: {m['outputs']['text']}", ""]
+        out += [f"Your outputs: {md(m['outputs']['text'])}", ""]
+    if m.get("untested_facts"):
+        out += ["**Stated facts that could not be tested:**", ""]
+        out += [f"- {md(f['why'])}" for f in m["untested_facts"]] + [""]
     causes = [r for r in m["ranking"] if r["cause"]]
     out += ["## Ranked causes", ""]
     if causes:
         out += ["| # | check | variant | score | Δ (points) | 95% CI | closes | p |", "|---|---|---|---|---|---|---|---|"]
         for label, r in zip(numbering(causes), causes):
             after = f" (after {', '.join(r['after'])})" if r["after"] else ""
-            out.append(f"| {label} | {r['check']} | {r['variant']}{after} | {score_text(r, n)} | {signed(r['delta'])} | "
-                       f"{ci_text(r['ci'])} | {closes_text(r)} | {p_text(r['p'])} |")
-        out += [""] + [line + "\n" for line in alternatives_lines(m)]
+            after += f" (or {' / '.join(r['alike'])})" if r.get("alike") else ""
+            out.append(f"| {label} | {md(r['check'])} | {md(r['variant'] + after)} | {score_text(r, n)} | "
+                       f"{signed(r['delta'])} | {ci_text(r['ci'])} | {closes_text(r)} | {p_text(r['p'])} |")
+        out += [""] + [md(line) + "\n" for line in alternatives_lines(m)]
     else:
         out += ["No check explained the gap significantly.", ""]
     others = [r for r in m["ranking"] if r["significant"] and not r["cause"]]
@@ -153,45 +187,48 @@ def markdown(m: dict[str, Any]) -> str:
         out += ["## Significant effects that are not causes", "",
                 "They move your score beyond noise, but away from the reported one or past it by more than the gap.",
                 "", "| check | variant | score | Δ (points) | 95% CI | closes |", "|---|---|---|---|---|---|"]
-        out += [f"| {r['check']} | {r['variant']} | {score_text(r, n)} | {signed(r['delta'])} | {ci_text(r['ci'])} | "
-                f"{closes_text(r)} |" for r in others]
+        out += [f"| {md(r['check'])} | {md(r['variant'])} | {score_text(r, n)} | {signed(r['delta'])} | "
+                f"{ci_text(r['ci'])} | {closes_text(r)} |" for r in others]
         out.append("")
     if m.get("unexplained"):
-        out += ["## Not explained", "", unexplained_line(m), ""]
+        out += ["## Not explained", "", md(unexplained_line(m)), ""]
     rec = m["reconciliation"]
     if rec:
-        out += ["## Reconciliation", "", verdict_line(m), ""]
+        out += ["## Reconciliation", "", md(verdict_line(m)), ""]
         if rec.get("noise_floor"):
             out += [f"Noise floor at the reconciled setup: ±{pct(rec['noise_floor']['half_width'])} points. "
-                    f"{rec['noise_floor']['basis']}", ""]
+                    f"{md(rec['noise_floor']['basis'])}", ""]
         if rec["shapley"]:
-            out += ["Shapley split of the gap:", ""] + [f"- {k}: {signed(v)} points" for k, v in rec["shapley"].items()]
-            out.append("")
+            out += ["Shapley split of the gap:", ""]
+            out += [f"- {md(k)}: {signed(v)} points" for k, v in rec["shapley"].items()] + [""]
     out += ["## Checks", ""]
     for cid, c in m["checks"].items():
-        out.append(f"### {cid} — {c['status']}")
+        out.append(f"### {md(cid)} — {md(c['status'])}")
         if c["message"]:
-            out.append(f"\n{c['message']}\n")
+            out += ["", md(c["message"]), ""]
         if c["variants"]:
             out += ["", "| variant | score | Δ | 95% CI | closes | n | calls | outputs |",
                     "|---|---|---|---|---|---|---|---|"]
             for v in c["variants"]:
                 star = " (known)" if v["known"] else ""
-                out.append(f"| {v['variant']}{star} | {pct(v['score'])} | {signed(v['delta'])} | {ci_text(v['ci'])} | "
-                           f"{closes_text(v)} | {v['n']}{' (screened: ' + v['screened'] + ')' if v['screened'] else ''} | "
-                           f"{v['calls']} | {outputs_cell(v['outputs'])} |")
+                screened = f" (screened: {v['screened']})" if v["screened"] else ""
+                out.append(f"| {md(v['variant'] + star)} | {pct(v['score'])} | {signed(v['delta'])} | "
+                           f"{ci_text(v['ci'])} | {closes_text(v)} | {v['n']}{md(screened)} | {v['calls']} | "
+                           f"{md(outputs_cell(v['outputs']))} |")
             out.append(f"\nMinimum detectable effect: {pct(c['mde'])} points.")
         out.append("")
-    out += ["## Prompt: yours vs reconciled (doc %d)" % m["prompt_diff"]["doc_id"], "", "```diff"]
-    out += m["prompt_diff"]["diff"] or ["(identical)"]
-    out += ["```", "", "## Reproduce the reported score", "", "scoregap setup:", "", "```toml",
-            m["reproduce"]["scoregap"].rstrip(), "```", "", "lm-evaluation-harness (write the task YAML below to TASK_DIR):",
-            "", "```sh", m["reproduce"]["lm_eval"], "```"]
+    out += [f"## Prompt: yours vs reconciled (doc {m['prompt_diff']['doc_id']})", ""]
+    out += fence("\n".join(m["prompt_diff"]["diff"]) or "(identical)", "diff")
+    out += ["", "## Reproduce the reported score", "", "scoregap setup:", ""]
+    out += fence(m["reproduce"]["scoregap"].rstrip(), "toml")
+    out += ["", "lm-evaluation-harness (write the task YAML below to TASK_DIR):", ""]
+    out += fence(m["reproduce"]["lm_eval"], "sh")
     if m["reproduce"]["lm_eval_differs"]:
-        out += ["", "lm-eval cannot express: " + "; ".join(m["reproduce"]["lm_eval_differs"])]
+        out += ["", "lm-eval cannot express: " + md("; ".join(m["reproduce"]["lm_eval_differs"]))]
     out += ["", "## How this was computed", "", m["screening"],
             f"Model calls: {m['calls']['total']} ({m['calls']['cached']} answered from the cache).", "",
-            "## Environment", "", "```json", json.dumps(m["environment"], indent=2), "```", ""]
+            "## Environment", ""]
+    out += fence(json.dumps(m["environment"], indent=2), "json") + [""]
     return "\n".join(out)
 
 
@@ -260,6 +297,7 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 <p><strong>{e(verdict_line(m))}</strong></p>
 <p>Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {e(m['noise_floor']['basis'])}</p>
 <p>{e(('Your outputs: ' + m['outputs']['text']) if m.get('outputs') else '')}</p>
+{''.join(f"<p><strong>Stated but not testable:</strong> {e(f['why'])}</p>" for f in m.get('untested_facts', []))}
 <h2>Effects (points, 95% CI; dashed: the gap)</h2>{_svg_effects(m)}
 <h2>Ranked causes</h2>{cause_table}{groups}{other_table}{unexplained}
 <h2>Checks</h2>{checks}

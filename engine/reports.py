@@ -67,7 +67,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "p": _num(f.p), "closes": _num(f.closes), "closes_ci": [_num(f.closes_ci[0]), _num(f.closes_ci[1])],
         "significant": f.significant, "cause": is_cause(f), "n": f.n, "method": f.method, "calls": f.calls,
         "screened": f.screened or None, "round": f.round, "after": list(f.after), "outputs": _outputs(f.outputs),
-        "group": f.group or None,
+        "group": f.group or None, "alike": [name for name, _ in f.alike],
     }
 
 
@@ -77,20 +77,33 @@ def _floor(floor: Floor) -> dict[str, Any]:
 
 
 def _alternatives(d: Diagnosis) -> list[dict[str, Any]]:
-    """Each group of equivalent causes, how alike they score, and what to ask to decide."""
+    """Each set of equivalent causes (a group across checks, or a cause and the variants of its
+    check that explain the gap alike), how alike they score, and what to ask to decide."""
     questions = {c.id: c.questions for c in d.checks}
-    out = []
-    for group in sorted({f.group for f in d.ranking if f.group}):
-        members = [f for f in d.ranking if f.group == group]
-        ask: list[str] = []
-        for f in members:
+
+    def ask(findings: list[Finding]) -> list[str]:
+        out: list[str] = []
+        for f in findings:
             keys = {k for k, _ in f.variant.changes} or {"scoring.metric"}
             asked = [q.text for q in questions.get(f.variant.check, ()) if q.key in keys]
             for text in asked or [q.text for q in questions.get(f.variant.check, ())][:1]:
-                if text not in ask:
-                    ask.append(text)
-        out.append({"group": group, "members": [f"{f.variant.check}: {f.variant.name}" for f in members],
-                    "agree": _num(min(agreement(members[0], f) for f in members[1:])), "ask": ask})
+                if text not in out:
+                    out.append(text)
+        return out
+
+    def names(f: Finding) -> list[str]:
+        return [f"{f.variant.check}: {f.variant.name}"] + [f"{f.variant.check}: {n}" for n, _ in f.alike]
+
+    out = []
+    for group in sorted({f.group for f in d.ranking if f.group}):
+        members = [f for f in d.ranking if f.group == group]
+        agree = [agreement(members[0], f) for f in members[1:]] + [a for f in members for _, a in f.alike]
+        out.append({"group": group, "members": [n for f in members for n in names(f)],
+                    "agree": _num(min(agree)), "ask": ask(members)})
+    for f in d.ranking:
+        if f.alike and not f.group and is_cause(f):
+            out.append({"group": None, "members": names(f), "agree": _num(min(a for _, a in f.alike)),
+                        "ask": ask([f])})
     return out
 
 
@@ -125,6 +138,7 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
         "verdict": d.verdict,
         "ranking": [_finding(f) for f in d.ranking],
         "alternatives": _alternatives(d),
+        "untested_facts": [{"key": k, "why": why} for k, why in d.untested_facts().items()],
         "unexplained": _unexplained(d),
         "checks": {
             cid: {"status": r.status, "message": r.message, "mde": _num(r.mde), "calls": r.calls,
@@ -164,6 +178,6 @@ def write_reports(m: dict[str, Any], directory: Path, formats: Sequence[str] = F
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report formats {unknown}; formats: {FORMATS}")
-    texts = {"json": lambda: json.dumps(m, indent=2, ensure_ascii=False) + "\n",
+    texts = {"json": lambda: json.dumps(m, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
              "md": lambda: markdown(m), "html": lambda: html_report(m)}
     return [write_atomic(directory / f"report.{name}", texts[name]()) for name in FORMATS if name in formats]

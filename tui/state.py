@@ -70,4 +70,4 @@ class RecentSessions:
 
     def _write(self, records: list[SessionRecord]) -> None:
         data = {"sessions": [{**asdict(r), "finished": list(r.finished)} for r in records]}
-        write_atomic(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(self.path, json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n")

@@ -79,9 +79,9 @@ def test_a_planted_label_cause_is_found_reconciled_and_reported_through_events(t
     causes = [f for f in d.ranking if is_cause(f)]
     assert d.verdict == "gap" and dict(causes[0].variant.changes) == {"prompt.choice_labels": "A"}
     assert causes[0].closes == pytest.approx(1.0)
-    # Letters (A), (a) or Roman numerals undo the numbering alike: one group of alternatives.
-    assert {f.variant.name for f in causes} == {"labels (A)", "labels (a)", "labels (I)"}
-    assert {f.group for f in causes} == {1}
+    # Letters (A), (a) or Roman numerals undo the numbering alike: named beside the best one.
+    assert len(causes) == 1 and {n for n, _ in causes[0].alike} == {"labels (a)", "labels (I)"}
+    assert report["alternatives"][0]["members"] == ["prompt: labels (A)", "prompt: labels (a)", "prompt: labels (I)"]
     assert d.reconciliation is not None and d.reconciliation.within_noise and len(d.reconciliation.applied) == 1
     assert report["ranking"][0]["cause"] and report["reconciliation"]["residual"] == pytest.approx(0, abs=1e-6)
     # The events came in order, each check as a field: measured, then per check started ...

@@ -65,7 +65,8 @@ def test_a_separator_between_shots_is_varied_and_told_apart_from_dropping_the_sh
     run = open_run(tmp_path / "stated", task=task, effects=(single,), known={"fewshot.k": 3}, **setups)
     run.run_all()
     d = run.diagnosis
-    assert causes(run) == [("prompt", "a blank line between shots"), ("prompt", "two blank lines between shots")]
+    assert causes(run) == [("prompt", "a blank line between shots")]
+    assert [name for name, _ in d.ranking[0].alike] == ["two blank lines between shots"]
     assert d.reconciliation is not None and d.reconciliation.within_noise
     assert [v.name for v in d.reconciliation.applied] == ["a blank line between shots"]
 
@@ -175,3 +176,15 @@ def test_identical_setting_pairs_rarely_produce_a_cause(tmp_path: Path) -> None:
             with_cause.append((i, causes(run)))
     print(f"\nidentical-setting pairs with a cause: {len(with_cause)} of 100 {with_cause}")
     assert len(with_cause) <= 5, with_cause
+
+
+def test_a_stated_fact_that_cannot_be_tested_is_said_not_dropped(tmp_path: Path) -> None:
+    """Issue 11: a stated "fewshot.k" = 1000 with an 8-doc pool, or a stated trust_remote_code,
+    disappeared silently."""
+    run = open_run(tmp_path, reported_score=0.9, checks=("fewshot", "loading"),
+                   known={"fewshot.k": 1000, "loading.trust_remote_code": True})
+    report = run.run_all()
+    why = {f["key"]: f["why"] for f in report["untested_facts"]}
+    assert "pool" in why["fewshot.k"] and "no check varies loading.trust_remote_code" in why["loading.trust_remote_code"]
+    assert run.summary().untested == why
+    assert "Stated facts that could not be tested" in markdown(report)

@@ -87,8 +87,9 @@ def test_a_cause_under_the_sampling_floor_is_found_once_greedy_is_applied(tmp_pa
 def test_a_single_line_break_between_shots_is_varied(tmp_path: Path, cache: Cache) -> None:
     """Weakness 2 on the demo model: shots separated by a line break, not a blank line."""
     run = diagnose(tmp_path, cache, "qa", {"prompt.fewshot_delimiter": "\n"}, ("prompt", "fewshot"))
-    found = causes(run)
-    assert ("prompt", "a blank line between shots", 1) in found
+    prompt = next(f for f in run.diagnosis.ranking if f.variant.check == "prompt")
+    assert is_cause(prompt)      # on this model a line break before the answer restores the layout alike
+    assert "a blank line between shots" in {prompt.variant.name, *(name for name, _ in prompt.alike)}
     assert run.diagnosis.reconciliation is not None and run.diagnosis.reconciliation.within_noise
 
 

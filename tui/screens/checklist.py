@@ -177,6 +177,10 @@ class ChecklistScreen(Screen):
             self.query_one("#summary", Static).update(summary_text(summary, self.session, note))
             self._refresh_chart()
             self._refresh_status()
+            for fact in self.query(".fact-error").results(Static):
+                why = self._untested(fact.name or "")
+                if why:
+                    fact.update(why)
 
     def set_state(self, check: str, state: CheckState) -> None:
         self.states[check] = state
@@ -311,8 +315,13 @@ class ChecklistScreen(Screen):
             value = self.session.known.get(key)
             widgets.append(Input(fact_text(value), placeholder=f"{key}: unknown (Enter saves)", classes="fact",
                                  name=key))
-            widgets.append(Static("", classes="fact-error", name=key))
+            widgets.append(Static(self._untested(key), classes="fact-error", name=key))
         box.mount(*widgets)
+
+    def _untested(self, key: str) -> str:
+        """Why a fact the report states cannot be tested ('' when it can, or is not stated)."""
+        why = self.summary.untested.get(key, "") if self.summary else ""
+        return f"Not testable: {why}" if why else ""
 
     @on(Input.Submitted, ".fact")
     def _fact_submitted(self, event: Input.Submitted) -> None:
