@@ -14,7 +14,7 @@ import difflib
 import html
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 
 def visible(text: str) -> str:
@@ -122,11 +122,13 @@ def alternatives_lines(m: dict[str, Any]) -> list[str]:
     return out
 
 
-def unexplained_line(m: dict[str, Any]) -> str:
+def unexplained_line(m: dict[str, Any], code: Callable[[str], str] = lambda k: k) -> str:
+    """The residual nothing explained, in words; `code` quotes each setup key in the caller's
+    format (the keys are validated setup names, the rest of the sentence is ours)."""
     u = m.get("unexplained")
     if not u:
         return ""
-    keys = ", ".join(f"`{k}`" for k in u["never_varied"]) or "none"
+    keys = ", ".join(code(k) for k in u["never_varied"]) or "none"
     return (f"A residual of {signed(u['residual'])} points beyond the noise floor remains after "
             f"{u['rounds']} round(s): nothing this diagnosis varied explains it. Never varied: {keys}. "
             f"Look there, or at what the report does not state.")
@@ -191,7 +193,7 @@ def markdown(m: dict[str, Any]) -> str:
                 f"{ci_text(r['ci'])} | {closes_text(r)} |" for r in others]
         out.append("")
     if m.get("unexplained"):
-        out += ["## Not explained", "", md(unexplained_line(m)), ""]
+        out += ["## Not explained", "", unexplained_line(m, code=lambda k: f"`{k}`"), ""]
     rec = m["reconciliation"]
     if rec:
         out += ["## Reconciliation", "", md(verdict_line(m)), ""]
@@ -277,7 +279,8 @@ def html_report(m: dict[str, Any]) -> str:
     groups = "".join(f"<p>{e(line)}</p>" for line in alternatives_lines(m))
     other_table = (f"<h2>Significant effects that are not causes</h2><table>{head.format('')}{_rows(e, others, n)}</table>"
                    if others else "")
-    unexplained = f"<h2>Not explained</h2><p>{e(unexplained_line(m))}</p>" if m.get("unexplained") else ""
+    why = unexplained_line(m, code=lambda k: f"<code>{e(k)}</code>")
+    unexplained = f"<h2>Not explained</h2><p>{why}</p>" if why else ""
     checks = "".join(
         f"<h3>{e(cid)} — {e(c['status'])}</h3><p>{e(c['message'])}</p><table><tr><th>variant</th><th>score</th>"
         f"<th>Δ</th><th>95% CI</th><th>closes</th><th>n</th><th>outputs</th></tr>"
