@@ -24,6 +24,7 @@ from scoregap.engine.backends import MARKERS, get_backend
 from scoregap.engine.backends.base import Backend
 from scoregap.engine.cache import Cache
 from scoregap.engine.errors import InputError
+from scoregap.engine.inputs import kind_phrase, path_kind
 from scoregap.engine.setup import LoadingSpec
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
@@ -56,10 +57,17 @@ def resolve_model(name: str, revision: str = "", cache: Cache | None = None) -> 
 
 def _local_directory(name: str, revision: str) -> str:
     path = Path(name).expanduser()
-    if path.is_dir():
+    kind = path_kind(path)
+    if kind == "directory":
         if not any((path / marker).is_file() for marker in MARKERS.values()):
             raise InputError(f'Model directory "{path}" has no config.json: it is not a saved model.')
         return str(path.resolve())
+    if kind != "missing":   # a file, a link loop, a link to nothing
+        raise InputError(
+            f'Model "{name}" {kind_phrase(path, kind)}, but a model is a directory holding config.json '
+            f"(saved with save_pretrained; give the directory, not a file in it), or a hub id such as "
+            f"Qwen/Qwen2.5-0.5B-Instruct."
+        )
     looks_like_path = name.startswith((".", "/", "~")) or name.count("/") > 1
     if looks_like_path:
         raise InputError(

@@ -26,7 +26,9 @@ jitter * (h - 0.5), h a hash of (request key, dtype, batch size). Generation wri
 with the gold answer when right (a known doc, unless an effect says otherwise) or a wrong one
 (gold + 1..5 for a number); at temperature > 0 correctness flips with chance `sampling_flip`,
 drawn from (seed, prompt). Stop strings, `max_new_tokens` and finish reasons are as in real
-decoding: the stop string must lie within the first `max_new_tokens` tokens.
+decoding: the stop string must lie within the first `max_new_tokens` tokens. A request the model's
+`nonfinite` regex matches has NaN logits: the batch holding it raises `NonFiniteOutput` for the
+first such request, and returns nothing.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from scoregap.engine.requests import (
     GenerationResult,
     Loglikelihood,
     LoglikelihoodResult,
+    NonFiniteOutput,
 )
 from scoregap.engine.tokenization import encode, encode_pair, has_doubled_bos
 
@@ -167,6 +170,13 @@ def name_choice(continuation: str, choices: tuple[str, ...]) -> Naming | None:
 # -- the backend -------------------------------------------------------------------------------
 
 
+def _text(request: Loglikelihood | Generate) -> str:
+    """What the model reads of a request (its `nonfinite` regex is matched against it)."""
+    if isinstance(request, Loglikelihood):
+        return request.context + request.continuation
+    return request.prompt
+
+
 def _model_file(model: ModelRef) -> Path:
     return Path(model.directory) / MODEL_FILE
 
@@ -213,6 +223,10 @@ class FakeBackend:
             if progress.cancelled():
                 raise Cancelled()
             chunk = requests[start : start + size]
+            spoiled = [start + j for j, r in enumerate(chunk) if self.model.spoils(_text(r))]
+            if spoiled:   # as with real NaN logits: the batch fails, naming its first victim
+                kind = "loglikelihood" if isinstance(chunk[0], Loglikelihood) else "generation"
+                raise NonFiniteOutput(spoiled, kind)
             results[start : start + len(chunk)] = [answer(r, size) for r in chunk]
             progress.advance(len(chunk))
         return complete(results, what)

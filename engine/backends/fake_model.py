@@ -3,9 +3,13 @@
 The file (only the docs are required; an effect's `docs` defaults to 1):
 
     seed = 0, skill = 0.7, margin = 2.0, close = 0.0, jitter = 0.0, chat_template = false,
-    sampling_flip = 0.15, output = "{answer}"
+    sampling_flip = 0.15, output = "{answer}", nonfinite = regex
     [[doc]]     question = "...", choices = ["...", ...], answer = 2   (or answer = "42": generate)
     [[effect]]  name = "...", when = regex, unless = regex, docs = fraction, nats = -3.0, output = "..."
+
+`nonfinite` scripts broken weights: every request whose text (context and continuation, or the
+prompt) matches the regex gets NaN logits, so the backend raises `NonFiniteOutput` as the
+transformers backend does, and the engine's handling is tested without torch.
 
 How the backend reads requests against it: engine/backends/fake.py. The tokenizer is GPT-2-like
 without merges (a word takes at most one space before it), with a chat template that writes its
@@ -141,8 +145,13 @@ class FakeModel:
     chat_template: bool = False
     sampling_flip: float = 0.15
     output: str = "{answer}"
+    nonfinite: re.Pattern[str] | None = None   # requests whose text matches get NaN logits
     docs: tuple[MemorisedDoc, ...] = ()
     effects: tuple[Effect, ...] = ()
+
+    def spoils(self, text: str) -> bool:
+        """Whether the model's logits are NaN for a request with this text."""
+        return self.nonfinite is not None and self.nonfinite.search(text) is not None
 
     def knows(self, doc: MemorisedDoc) -> bool:
         return unit(self.seed, "known", doc.question) < self.skill
@@ -162,7 +171,7 @@ class FakeModel:
 NUMBER = (int, float)
 TOP_KEYS: dict[str, Any] = {"seed": int, "skill": NUMBER, "margin": NUMBER, "close": NUMBER, "jitter": NUMBER,
                             "chat_template": bool, "sampling_flip": NUMBER, "output": str,
-                            "doc": list, "effect": list}
+                            "nonfinite": str, "doc": list, "effect": list}
 DOC_KEYS: dict[str, Any] = {"question": str, "choices": list, "answer": (int, str)}
 EFFECT_KEYS: dict[str, Any] = {"name": str, "when": str, "unless": str, "docs": NUMBER, "nats": NUMBER,
                                "output": str}
@@ -227,6 +236,8 @@ def _parse_model(path: Path, text: str) -> FakeModel:
     raw = _table(data, TOP_KEYS, (), str(path))
     if raw.get("jitter", 0.0) < 0:
         raise InputError(f"{path}: jitter must not be negative.")
+    if "nonfinite" in raw:
+        raw["nonfinite"] = _regex(raw["nonfinite"], "nonfinite", str(path))
     docs = tuple(_parse_doc(d, f"{path}: [[doc]] number {i + 1}") for i, d in enumerate(raw.pop("doc", [])))
     effects = tuple(_parse_effect(e, f"{path}: [[effect]] number {i + 1}")
                     for i, e in enumerate(raw.pop("effect", [])))

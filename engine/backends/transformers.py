@@ -10,10 +10,20 @@ This computes exactly what scoring `context_tokens + continuation_tokens` in one
 `batch_size` counts continuations per forward pass; the choices of one question always travel
 together. "auto" starts large and halves on out-of-memory. `padding_side` places the padding of
 the context batch ("right" as lm-eval does, or "left"); batched generation always pads left.
+
+Nothing it returns is silently wrong. Logits that are NaN or infinite (corrupt weights, a float16
+overflow) at a scored position or at any generation step raise `NonFiniteOutput` for the first
+affected request of the batch, before anything of it is returned (so before anything is cached).
+An input longer than the model's window raises `ContextTooLong`, unless the request asks for
+lm-eval's left truncation. What a user can get wrong in loading (a device this machine lacks, a
+truncated weight file, missing tokenizer files, a chat template that fails as the tokenizer
+loads) is an `InputError` that names the key or the file.
 """
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -23,12 +33,14 @@ from scoregap.engine.backends.base import complete
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled, Progress
 from scoregap.engine.requests import (
+    ContextTooLong,
     Generate,
     GenerationResult,
     Loglikelihood,
     LoglikelihoodResult,
+    NonFiniteOutput,
 )
-from scoregap.engine.tokenization import encode, encode_pair, has_doubled_bos
+from scoregap.engine.tokenization import encode, encode_pair, has_doubled_bos, template_error
 
 if TYPE_CHECKING:
     from scoregap.engine.model import ModelRef
@@ -36,6 +48,11 @@ if TYPE_CHECKING:
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 AUTO_BATCH = {"cuda": 64, "cpu": 32, "mps": 16}
+ACCELERATORS = ("cuda", "mps", "xpu")   # device types a model can run on besides the CPU
+LENGTH_KEYS = ("n_positions", "max_position_embeddings", "n_ctx")   # lm-eval's order
+DEFAULT_MAX_LENGTH = 2048   # lm-eval's, for a model whose config and tokenizer name no limit
+VOCABULARY_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model",
+                    "sentencepiece.bpe.model")
 
 
 def resolve_device(device: str) -> str:
@@ -46,6 +63,154 @@ def resolve_device(device: str) -> str:
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         return "mps"
     return "cpu"
+
+
+def available_devices() -> list[str]:
+    """The devices a model can be loaded on here, by the names loading.device takes."""
+    names = ["cpu"]
+    for kind in ACCELERATORS:
+        module = getattr(torch, kind, None)
+        if kind == "mps":
+            module = getattr(torch.backends, "mps", None)
+        if module is None or not module.is_available():
+            continue
+        count = getattr(module, "device_count", lambda: 1)()
+        names += [kind] if kind == "mps" else [f"{kind}:{i}" for i in range(count)]
+    return names
+
+
+def check_device(device: str) -> None:
+    """An `InputError` naming loading.device and the devices here, unless `device` is one of them."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise _bad_device(device, "is not a device name") from None
+    kind, index = parsed.type, parsed.index or 0
+    if kind == "cpu":
+        return
+    if kind not in ACCELERATORS:
+        raise _bad_device(device, f'names a device type ("{kind}") that scoregap cannot run a model on')
+    here = available_devices()
+    if (kind if kind == "mps" else f"{kind}:{index}") in here:
+        return
+    count = sum(1 for d in here if d.split(":")[0] == kind)
+    raise _bad_device(device, "is not available on this machine"
+                      + (f" (it has {count} {kind} device{'s' if count > 1 else ''})" if count else ""))
+
+
+def _bad_device(device: str, why: str) -> InputError:
+    return InputError(
+        f'loading.device = "{device}" {why}. Devices here: {", ".join(["auto", *available_devices()])}. '
+        f'Set loading.device to one of them ("auto" picks the fastest).'
+    )
+
+
+def load_tokenizer(directory: str, name: str, trust_remote_code: bool) -> Any:
+    """The model's tokenizer, or an `InputError` that says what is wrong with its files."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
+    except Exception as err:   # a model's files can make transformers raise anything; none is our bug
+        raise _tokenizer_error(err, directory, name) from err
+
+
+def _tokenizer_error(err: Exception, directory: str, name: str) -> InputError:
+    from jinja2 import TemplateError
+
+    if isinstance(err, TemplateError):   # some releases compile the chat template as they load
+        return template_error(err, name, directory)
+    missing = _missing_vocabulary(Path(directory))
+    if missing:
+        return InputError(f'The tokenizer of the model "{name}" cannot be loaded: {directory} {missing} '
+                          f"Copy the tokenizer files from the original checkpoint into it.")
+    detail = " ".join(f"{type(err).__name__}: {err}".split())
+    return InputError(f'The tokenizer of the model "{name}" ({directory}) could not be loaded ({detail}). '
+                      f"Check its tokenizer files (tokenizer.json, tokenizer_config.json).")
+
+
+def _missing_vocabulary(directory: Path) -> str:
+    """'' when `directory` holds a file a tokenizer's vocabulary is built from, else which are missing."""
+    present = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
+    if any(n in present for n in VOCABULARY_FILES if n != "vocab.json") or any(
+        n.endswith(".tiktoken") for n in present
+    ):
+        return ""
+    if "vocab.json" in present:
+        return "has vocab.json but not merges.txt, which a BPE tokenizer needs with it." if (
+            "merges.txt" not in present) else ""
+    shown = ", ".join(sorted(present)[:12]) or "nothing"
+    return (f"has no tokenizer vocabulary: tokenizer.json is missing, and so are the files it could be "
+            f"rebuilt from (tokenizer.model, vocab.json with merges.txt, vocab.txt, a .tiktoken file). "
+            f"It holds: {shown}.")
+
+
+def _load_model(directory: str, name: str, dtype: str, kwargs: dict[str, Any]) -> Any:
+    """The causal LM's weights, or an `InputError` naming an unreadable weight file."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(
+            directory, dtype="auto" if dtype == "auto" else DTYPES[dtype], **kwargs)
+    except Exception as err:   # corrupt or foreign files make transformers raise anything
+        detail = " ".join(f"{type(err).__name__}: {err}".split())
+        broken = _unreadable_weights(Path(directory))
+        if broken is not None:
+            raise InputError(f'The weight file {broken} of the model "{name}" cannot be read: truncated or '
+                             f"corrupt ({detail}). Re-download it (an interrupted download or copy leaves "
+                             f"such a file).") from err
+        raise InputError(f'The model "{name}" ({directory}) could not be loaded with transformers '
+                         f"({detail}).") from err
+
+
+def _unreadable_weights(directory: Path) -> Path | None:
+    """The first weight file whose header or archive is damaged (a truncated copy), if any."""
+    import zipfile
+
+    from safetensors import safe_open
+
+    for path in sorted(directory.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), "pt"):
+                pass
+        except Exception:  # noqa: BLE001 - whatever safetensors says, the file cannot be read
+            return path
+    for path in sorted(directory.glob("*.bin")):
+        with path.open("rb") as f:
+            legacy_pickle = f.read(1) == b"\x80"
+        if not legacy_pickle and not zipfile.is_zipfile(path):
+            return path
+    return None
+
+
+def model_max_length(config: Any, tokenizer: Any) -> int:
+    """The model's window as lm-eval reads it: the config's first length key, else the tokenizer's
+    model_max_length when it names one, else 2048."""
+    for key in LENGTH_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    if isinstance(value, int) and 0 < value < 10**29:
+        return value
+    return DEFAULT_MAX_LENGTH
+
+
+def finite_logits() -> Any:
+    """A logits processor that raises `NonFiniteOutput` (with the rows) at the first generation step
+    whose raw logits hold a NaN or +inf, or are -inf throughout: greedy decoding would otherwise
+    pick token 0 and sampling would fail inside torch. It runs before the temperature and top-p
+    warpers, which legitimately write -inf, so only their input is judged."""
+    from transformers import LogitsProcessor
+
+    class FiniteLogits(LogitsProcessor):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+            bad = scores.isnan().any(-1) | scores.isposinf().any(-1) | scores.isneginf().all(-1)
+            if bool(bad.any()):
+                raise NonFiniteOutput(bad.nonzero()[:, 0].tolist(), "generation")
+            return scores
+
+    return FiniteLogits()
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -69,16 +234,11 @@ class TransformersBackend:
     def load(cls, model: ModelRef, loading: LoadingSpec) -> TransformersBackend:
         return cls(model.directory, dtype=loading.dtype, device=loading.device,
                    attn_implementation=loading.attn_implementation, padding_side=loading.padding_side,
-                   trust_remote_code=loading.trust_remote_code)
+                   trust_remote_code=loading.trust_remote_code, name=model.name)
 
     @classmethod
     def load_tokenizer(cls, model: ModelRef, loading: LoadingSpec) -> Any:
-        from transformers import AutoTokenizer
-
-        try:
-            return AutoTokenizer.from_pretrained(model.directory, trust_remote_code=loading.trust_remote_code)
-        except (OSError, ValueError) as err:
-            raise InputError(f'The tokenizer of "{model.name}" could not be loaded: {err}') from None
+        return load_tokenizer(model.directory, model.name, loading.trust_remote_code)
 
     @classmethod
     def resolve_device(cls, device: str) -> str:
@@ -109,29 +269,35 @@ class TransformersBackend:
         attn_implementation: str = "auto",
         padding_side: str = "right",
         trust_remote_code: bool = False,
+        name: str = "",
     ) -> None:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()   # our own progress reporting owns the terminal
+        name = name or model_dir
         self.device = resolve_device(device)
+        check_device(self.device)
         self.padding_side = padding_side   # of loglikelihood batches; generation always pads left
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=trust_remote_code)
-            kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-            if attn_implementation != "auto":
-                kwargs["attn_implementation"] = attn_implementation
-            self.model = AutoModelForCausalLM.from_pretrained(
-                model_dir, dtype="auto" if dtype == "auto" else DTYPES[dtype], **kwargs
-            )
-        except (OSError, ValueError) as err:
-            raise InputError(f'The model "{model_dir}" could not be loaded with transformers: {err}') from None
-        self.model.to(self.device).eval()
+        self.tokenizer = load_tokenizer(model_dir, name, trust_remote_code)
+        kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+        if attn_implementation != "auto":
+            kwargs["attn_implementation"] = attn_implementation
+        self.model = _load_model(model_dir, name, dtype, kwargs)
+        self._to_device(name)
         self.dtype = str(self.model.dtype).removeprefix("torch.")
-        self.max_length = int(getattr(self.model.config, "max_position_embeddings", 0) or 4096)
+        self.max_length = model_max_length(self.model.config, self.tokenizer)
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id or 0
+
+    def _to_device(self, name: str) -> None:
+        try:
+            self.model.to(self.device).eval()
+        except (RuntimeError, AssertionError) as err:   # torch says "not compiled with CUDA" by assert
+            detail = " ".join(f"{type(err).__name__}: {err}".split())
+            raise InputError(f'The model "{name}" could not be moved to loading.device = "{self.device}" '
+                             f"({detail}). Devices here: {', '.join(['auto', *available_devices()])}; "
+                             f"choose another, or a smaller dtype if it ran out of memory.") from err
 
     def _batch_size(self, batch_size: int | str) -> int:
         if batch_size == "auto":
@@ -143,13 +309,7 @@ class TransformersBackend:
     def loglikelihood(
         self, requests: list[Loglikelihood], batch_size: int | str, progress: Progress
     ) -> list[LoglikelihoodResult]:
-        encoded = [encode_pair(self.tokenizer, r.context, r.continuation, r.bos) for r in requests]
-        for request, (_, cont) in zip(requests, encoded):
-            if not cont:
-                raise InputError(
-                    f"The continuation {request.continuation!r} encodes to no tokens after its "
-                    f"context; there is nothing to score. Check prompt.target and target_delimiter."
-                )
+        encoded = [self._encode_pair(i, r) for i, r in enumerate(requests)]
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (ctx, _) in enumerate(encoded):
             groups.setdefault(tuple(ctx), []).append(i)
@@ -177,20 +337,40 @@ class TransformersBackend:
                     torch.cuda.empty_cache() if torch.cuda.is_available() else None
                     continue
                 raise
+            bad = [index for index, result in scored if result is None]
+            if bad:   # nothing of the call is returned: the engine caches none of it
+                raise NonFiniteOutput(bad, "loglikelihood")
             for index, result in scored:
                 results[index] = result
             start += len(batch)
             progress.advance(count)
         return complete(results, "transformers loglikelihood")
 
+    def _encode_pair(self, index: int, request: Loglikelihood) -> tuple[list[int], list[int]]:
+        """(context, continuation) tokens of request `index`, the context cut on the left only if
+        the request asks for it (lm-eval keeps the last max_length + 1 tokens of the pair)."""
+        ctx, cont = encode_pair(self.tokenizer, request.context, request.continuation, request.bos)
+        if not cont:
+            raise InputError(
+                f"The continuation {request.continuation!r} encodes to no tokens after its "
+                f"context; there is nothing to score. Check prompt.target and target_delimiter."
+            )
+        fed = len(ctx) + len(cont) - 1   # the last continuation token is predicted, never fed
+        if fed <= self.max_length:
+            return ctx, cont
+        room = self.max_length + 1 - len(cont)
+        if request.truncation != "left" or room < 1:
+            raise ContextTooLong(index, fed, self.max_length)
+        return ctx[-room:], cont
+
     @torch.inference_mode()
     def _score_groups(
         self, groups: list[tuple[tuple[int, ...], list[int]]], encoded: list[tuple[list[int], list[int]]]
-    ) -> list[tuple[int, LoglikelihoodResult]]:
+    ) -> list[tuple[int, LoglikelihoodResult | None]]:
+        """Each request's result, or None where the logits at a scored position were not finite."""
         device = self.device
         longest_cont = max(len(encoded[i][1]) for _, idxs in groups for i in idxs)
-        room = max(self.max_length - longest_cont + 1, 1)
-        contexts = [list(ctx)[-room:] for ctx, _ in groups]   # left-truncate overlong contexts
+        contexts = [list(ctx) for ctx, _ in groups]   # each fits the window (`_encode_pair`)
         width = max(len(c) for c in contexts)
         lengths = torch.tensor([len(c) for c in contexts])
         ids = torch.full((len(groups), width), self.pad_id, dtype=torch.long)
@@ -235,7 +415,7 @@ class TransformersBackend:
                 input_ids=cont_ids, attention_mask=full_mask, position_ids=cont_pos,
                 past_key_values=cache, use_cache=True,
             ).logits
-        scored = []
+        scored: list[tuple[int, LoglikelihoodResult | None]] = []
         for r, ((g, index), cont) in enumerate(zip(rows, conts)):
             logits = first[g : g + 1]
             if len(cont) > 1:
@@ -245,14 +425,17 @@ class TransformersBackend:
             target = torch.tensor(cont, device=device)
             chosen = logprobs.gather(1, target[:, None]).squeeze(1)
             top2 = logprobs.topk(2, dim=-1).values
-            greedy = bool((logprobs.argmax(dim=-1) == target).all())
+            logprob, margin = float(chosen.sum()), float((top2[:, 0] - top2[:, 1]).min())
+            if not (math.isfinite(logprob) and math.isfinite(margin)):
+                scored.append((index, None))   # a NaN or +inf logit anywhere in a row spoils all of it
+                continue
             ctx = contexts[g]
             scored.append((index, LoglikelihoodResult(
-                logprob=float(chosen.sum()),
-                is_greedy=greedy,
+                logprob=logprob,
+                is_greedy=bool((logprobs.argmax(dim=-1) == target).all()),
                 n_tokens=len(cont),
                 n_context_tokens=len(ctx),
-                min_margin=float((top2[:, 0] - top2[:, 1]).min()),
+                min_margin=margin,
                 doubled_bos=has_doubled_bos(self.tokenizer, ctx),
             )))
         return scored
@@ -262,6 +445,7 @@ class TransformersBackend:
     def generate(
         self, requests: list[Generate], batch_size: int | str, progress: Progress
     ) -> list[GenerationResult]:
+        prompts = [self._encode_prompt(i, r) for i, r in enumerate(requests)]
         results: list[GenerationResult | None] = [None] * len(requests)
         greedy: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
@@ -271,7 +455,7 @@ class TransformersBackend:
                 if progress.cancelled():
                     raise Cancelled()
                 torch.manual_seed(r.sample_seed)   # its own stream: docs draw independently
-                results[i] = self._generate_batch([r])[0]
+                results[i] = self._generate_rows([i], requests, prompts)[0]
                 progress.advance(1)
         size = self._batch_size(batch_size)
         for indices in greedy.values():
@@ -282,7 +466,7 @@ class TransformersBackend:
                     raise Cancelled()
                 chunk = indices[start : start + size]
                 try:
-                    outs = self._generate_batch([requests[i] for i in chunk])
+                    outs = self._generate_rows(chunk, requests, prompts)
                 except RuntimeError as err:
                     if batch_size == "auto" and _is_oom(err) and size > 1:
                         size //= 2
@@ -294,16 +478,35 @@ class TransformersBackend:
                 progress.advance(len(chunk))
         return complete(results, "transformers generate")
 
+    def _encode_prompt(self, index: int, request: Generate) -> list[int]:
+        """The prompt tokens of request `index`, cut on the left only if the request asks for it
+        (lm-eval keeps the last max_length - max_new_tokens tokens)."""
+        prompt = encode(self.tokenizer, request.prompt, request.bos)
+        room = self.max_length - request.max_new_tokens
+        if len(prompt) <= room:
+            return prompt
+        if request.truncation != "left" or room < 1:
+            raise ContextTooLong(index, len(prompt), self.max_length, request.max_new_tokens)
+        return prompt[-room:]
+
+    def _generate_rows(self, indices: list[int], requests: list[Generate], prompts: list[list[int]]
+                       ) -> list[GenerationResult]:
+        """The requests at `indices`, generated as one batch; a non-finite row names its request."""
+        try:
+            return self._generate_batch([requests[i] for i in indices], [prompts[i] for i in indices])
+        except NonFiniteOutput as err:
+            raise NonFiniteOutput([indices[row] for row in err.indices], "generation") from None
+
     @torch.inference_mode()
-    def _generate_batch(self, batch: list[Generate]) -> list[GenerationResult]:
+    def _generate_batch(self, batch: list[Generate], prompts: list[list[int]]) -> list[GenerationResult]:
         from transformers import (
             GenerationConfig,
+            LogitsProcessorList,
             StoppingCriteria,
             StoppingCriteriaList,
         )
 
         first = batch[0]
-        prompts = [encode(self.tokenizer, r.prompt, r.bos) for r in batch]
         width = max(len(p) for p in prompts)
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -335,6 +538,7 @@ class TransformersBackend:
             attention_mask=mask.to(self.device),
             generation_config=config,
             stopping_criteria=StoppingCriteriaList([StopStrings()]) if stops else None,
+            logits_processor=LogitsProcessorList([finite_logits()]),
         )
         results = []
         eos = self.tokenizer.eos_token_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -297,12 +298,34 @@ def test_the_backend_registers_as_fake_and_claims_its_directories(world, mc_task
     ('[[effect]]\nname = "x"\nwhen = "("\nnats = -1.0\n', "when"),
     ('[[doc]]\nquestion = "Q?"\nchoices = ["a", "b"]\nanswer = 2\n', "answer"),
     ("seed = \n", "not valid TOML"),
+    ('nonfinite = "("\n', "nonfinite"),
+    ("nonfinite = 1\n", "nonfinite"),
 ])
 def test_a_malformed_model_file_is_an_input_error_naming_the_file_and_key(tmp_path, text, key):
     (tmp_path / "fake-model.toml").write_text(text)
     with pytest.raises(InputError) as err:
         load(tmp_path)
     assert str(tmp_path / "fake-model.toml") in str(err.value) and key in str(err.value)
+
+
+def test_nonfinite_scripts_nan_logits_for_the_requests_it_matches(world, mc_task, qa_task, tmp_path):
+    """The batch holding a matched request fails like a real one with NaN logits: it names its
+    first matched request and returns nothing."""
+    from scoregap.engine.requests import NonFiniteOutput
+
+    for task in (mc_task, qa_task):
+        model = write_fake_model(tmp_path / task.stem, task)
+        path = model / "fake-model.toml"
+        path.write_text('nonfinite = "Item (3|7):"\n' + path.read_text())
+        reqs = requests_of(write_setup(tmp_path / f"{task.stem}.toml", task), model)
+        matched = [i for i, r in enumerate(reqs)
+                   if re.search("Item (3|7):", r.context if isinstance(r, Loglikelihood) else r.prompt)]
+        call = load(model).loglikelihood if task == mc_task else load(model).generate
+        with pytest.raises(NonFiniteOutput) as info:
+            call(reqs, len(reqs), NullProgress())
+        assert info.value.index == matched[0] and info.value.indices == tuple(matched)
+        clean = [r for i, r in enumerate(reqs) if i not in matched]
+        assert len(call(clean, 8, NullProgress())) == len(clean)
 
 
 def test_cancel_stops_between_batches_after_reporting_progress():

@@ -7,13 +7,14 @@ cache across continuations and pads batches; it must still give the same numbers
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from scoregap.engine.backends.transformers import TransformersBackend
+from scoregap.engine.backends.transformers import TransformersBackend, resolve_device
 from scoregap.engine.progress import NullProgress
 from scoregap.engine.requests import Generate, Loglikelihood
 from scoregap.engine.tokenization import encode, encode_pair
@@ -215,3 +216,194 @@ def test_each_sampled_request_draws_from_its_own_stream(backend: TransformersBac
     assert [r.text for r in reversed(again)] == [r.text for r in first]
     assert requests[0].sample_seed == Generate("What is 0 plus 0?", 4, (), 0.7, 1.0, 1234).sample_seed
     assert requests[0].sample_seed != Generate("What is 0 plus 0?", 4, (), 0.7, 1.0, 1235).sample_seed
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading errors are input errors: exit code 2 and a paragraph naming the key or the file
+
+
+def _cli_eval(setup: str, model: Path, tmp_path: Path, limit: str = "2") -> int:
+    from scoregap.tui.cli import main
+
+    return main(["eval", setup, "--model", str(model), "--limit", limit, "--out", str(tmp_path / "out"),
+                 "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+
+
+def _one_paragraph(err: str) -> str:
+    assert err.startswith("scoregap: error:"), err
+    assert "Traceback" not in err and "\n\n" not in err.strip()
+    return " ".join(err.split())
+
+
+def _copy(tiny_model: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(tiny_model, target)
+    return target
+
+
+@pytest.mark.parametrize("device", ["cuda", "cuda:99", "tpu:99", "???"])
+def test_a_device_this_machine_lacks_exits_2(tiny_model: Path, tmp_path: Path, write_setup, capsys,
+                                             device: str) -> None:
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    setup = write_setup(f'extends = "samples/arith"\n[loading]\ndevice = "{device}"\n')
+    assert _cli_eval(str(setup), tiny_model, tmp_path) == 2
+    flat = _one_paragraph(capsys.readouterr().err)
+    assert f'loading.device = "{device}"' in flat
+
+
+@pytest.mark.parametrize("device", ["cuda:99", "tpu:99", "???", "meta", "CUDA"])
+def test_the_device_check_names_the_key_and_the_devices_here(device: str) -> None:
+    from scoregap.engine.backends.transformers import check_device
+    from scoregap.engine.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        check_device(device)
+    message = str(info.value)
+    assert message.startswith(f'loading.device = "{device}" ')
+    assert "Devices here: auto, cpu" in message
+
+
+def test_the_device_check_accepts_what_is_here() -> None:
+    from scoregap.engine.backends.transformers import available_devices, check_device
+
+    for device in ["cpu", *available_devices(), resolve_device("auto")]:
+        check_device(device)
+
+
+def test_cuda_without_cuda_fails_before_the_weights_load(tiny_model: Path) -> None:
+    from scoregap.engine.errors import InputError
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(InputError, match='loading.device = "cuda" is not available on this machine'):
+        TransformersBackend(str(tiny_model), device="cuda")
+
+
+def test_a_truncated_weight_file_exits_2_naming_it(tiny_model: Path, tmp_path: Path, capsys) -> None:
+    model = _copy(tiny_model, tmp_path / "model")
+    weights = model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    assert _cli_eval("samples/arith", model, tmp_path) == 2
+    flat = _one_paragraph(capsys.readouterr().err)
+    assert f"{weights.resolve()} of the model" in flat
+    assert "cannot be read: truncated or corrupt" in flat and "Re-download it" in flat
+
+
+@pytest.mark.parametrize("missing", [("tokenizer.json",), ("tokenizer.json", "tokenizer_config.json")])
+def test_missing_tokenizer_files_exit_2_saying_which(tiny_model: Path, tmp_path: Path, capsys,
+                                                    missing: tuple[str, ...]) -> None:
+    model = _copy(tiny_model, tmp_path / "model")
+    for name in missing:
+        (model / name).unlink()
+    assert _cli_eval("samples/arith", model, tmp_path) == 2
+    flat = _one_paragraph(capsys.readouterr().err)
+    assert f'The tokenizer of the model "{model}" cannot be loaded' in flat
+    assert "tokenizer.json is missing" in flat and "It holds: " in flat
+    assert "sentencepiece" not in flat.lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs longer than the model's window: an error naming the doc, or lm-eval's left truncation
+
+WINDOW = 48
+
+
+@pytest.fixture(scope="module")
+def short_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a 48-token window (max_position_embeddings), so the sample prompts overflow it."""
+    import json
+
+    model = _copy(tiny_model, tmp_path_factory.mktemp("short") / "model")
+    config = json.loads((model / "config.json").read_text())
+    config["max_position_embeddings"] = WINDOW
+    (model / "config.json").write_text(json.dumps(config))
+    return model
+
+
+@pytest.fixture(scope="module")
+def short_backend(short_model: Path) -> TransformersBackend:
+    return TransformersBackend(str(short_model), dtype="float32", device="cpu")
+
+
+def test_an_overlong_context_exits_2_naming_the_doc(short_model: Path, tmp_path: Path, capsys) -> None:
+    assert _cli_eval("samples/arith", short_model, tmp_path) == 2
+    flat = _one_paragraph(capsys.readouterr().err)
+    assert f'The model "{short_model}"' in flat
+    assert re.search(rf"doc \d+ of arith is \d+ tokens long .* more than the model's window of {WINDOW}", flat)
+    assert 'loading.truncation = "left"' in flat
+    from scoregap.engine.cache import Cache
+
+    assert Cache(tmp_path / "cache").count() == 0
+
+
+def test_an_overlong_request_is_refused_unless_it_asks_for_left_truncation(
+    short_backend: TransformersBackend, reference_model: Any
+) -> None:
+    from scoregap.engine.requests import ContextTooLong
+
+    fits = Loglikelihood(SHORT_CONTEXT, " five")
+    long = Loglikelihood(MC_CONTEXT, " one hundred and nine")
+    with pytest.raises(ContextTooLong) as info:
+        short_backend.loglikelihood([fits, long], 4, NullProgress())
+    ctx, cont = encode_pair(short_backend.tokenizer, long.context, long.continuation)
+    assert (info.value.index, info.value.n_tokens, info.value.limit) == (1, len(ctx) + len(cont) - 1, WINDOW)
+
+    cut = [Loglikelihood(r.context, r.continuation, truncation="left") for r in (fits, long)]
+    results = short_backend.loglikelihood(cut, 4, NullProgress())
+    for request, result in zip(cut, results):
+        logprob, n_context = lmeval_truncated(reference_model, short_backend.tokenizer, request, WINDOW)
+        assert result.logprob == pytest.approx(logprob, abs=1e-4)
+        assert result.n_context_tokens == n_context
+    assert results[1].n_context_tokens + results[1].n_tokens - 1 == WINDOW
+
+
+@torch.inference_mode()
+def lmeval_truncated(model: Any, tokenizer: Any, request: Loglikelihood, window: int) -> tuple[float, int]:
+    """lm-eval's `_loglikelihood_tokens`: feed (ctx + cont)[-(window + 1):][:-1], score the last
+    len(cont) positions. Returns the logprob and the context tokens fed."""
+    ctx, cont = encode_pair(tokenizer, request.context, request.continuation)
+    fed = (ctx + cont)[-(window + 1):][:-1]
+    logprobs = torch.log_softmax(model(input_ids=torch.tensor([fed])).logits[0].float(), dim=-1)
+    positions = torch.arange(len(fed) - len(cont), len(fed))
+    return float(logprobs[positions, torch.tensor(cont)].sum()), len(fed) - len(cont) + 1
+
+
+def test_an_overlong_prompt_for_generation(short_backend: TransformersBackend) -> None:
+    from scoregap.engine.requests import ContextTooLong
+
+    prompt_tokens = len(encode(short_backend.tokenizer, MC_CONTEXT))
+    assert prompt_tokens > WINDOW - 8
+    with pytest.raises(ContextTooLong) as info:
+        short_backend.generate([Generate("hi", 8), Generate(MC_CONTEXT, 8)], 2, NullProgress())
+    assert (info.value.index, info.value.n_tokens, info.value.new_tokens) == (1, prompt_tokens, 8)
+    result = short_backend.generate([Generate(MC_CONTEXT, 8, truncation="left")], 1, NullProgress())[0]
+    assert result.n_prompt_tokens == WINDOW - 8                       # lm-eval keeps the last 40
+    with pytest.raises(ContextTooLong, match="leaves no room for a prompt"):
+        short_backend.generate([Generate("hi", WINDOW, truncation="left")], 1, NullProgress())
+
+
+def test_loading_truncation_left_evaluates_overlong_docs(short_model: Path, tmp_path: Path) -> None:
+    """`loading.truncation = "left"` (read with a default, so setups from before the key work)."""
+    from dataclasses import replace
+
+    from scoregap.engine.cache import Cache
+    from scoregap.engine.errors import InputError
+    from scoregap.engine.evaluate import Engine
+    from scoregap.engine.model import resolve_model
+    from scoregap.engine.presets import load_setup
+
+    setup = load_setup("samples/arith")
+    try:
+        setup = setup.with_values({"loading.truncation": "left"})
+    except InputError:   # the setup format does not have the key yet: set it on the value
+        loading = replace(setup.loading)
+        object.__setattr__(loading, "truncation", "left")
+        setup = replace(setup, loading=loading)
+    cache = Cache(tmp_path / "cache")
+    ev = Engine(resolve_model(str(short_model), cache=cache), cache).evaluate(setup, limit=3)
+    assert ev.result.n == 3
+    planned = ev.planned[0].requests[0]
+    assert planned.truncation == "left" and planned.key() != replace(planned, truncation="error").key()
