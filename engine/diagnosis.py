@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from scoregap.engine import noise, ranking, reconcile, screening, stats
+from scoregap.engine.cache import CacheError
 from scoregap.engine.checks_api import (
     Check,
     CheckContext,
@@ -33,8 +34,8 @@ from scoregap.engine.errors import InputError
 from scoregap.engine.evaluate import Engine, Evaluation
 from scoregap.engine.events import CONCLUDING, MEASURING, Events, NullEvents, Step, Summary
 from scoregap.engine.presets import presets_for
-from scoregap.engine.prompts import PromptBuilder
 from scoregap.engine.progress import Cancelled
+from scoregap.engine.prompts import PromptBuilder, probe_chat
 from scoregap.engine.scoring import OutputStats, describe_outputs, doc_weights, output_stats, reread
 from scoregap.engine.session import Session
 from scoregap.engine.setup import Setup
@@ -105,6 +106,8 @@ class Diagnosis:
             self.set_step(MEASURING, variant.name, i, len(planned) + 1)
             try:
                 runs[variant.name] = self.variant_values(variant, None)[0]
+            except CacheError:
+                raise   # the cache is broken: stop the run, never skip work silently
             except InputError:
                 continue   # a repeat this task cannot take (too few shots to draw): not noise
         self.noise = noise.floor(base, runs, self.clusters_of([s.doc_id for s in self.yours.scores]))
@@ -137,11 +140,15 @@ class Diagnosis:
                 try:
                     findings.append(self._screen(variant))
                     self.events.variant_done(check.id, findings[-1])
+                except CacheError:
+                    raise   # the cache is broken: stop the run, never skip work silently
                 except InputError as err:   # one variant the model cannot run; the others go on
                     failures.append(f"{variant.name}: {err}")
         except Cancelled:
             self.results[check.id] = CheckResult(check.id, "cancelled", message="cancelled; finished work is cached")
             raise
+        except CacheError:
+            raise   # the cache is broken: stop the run, never skip work silently
         except InputError as err:
             failures.append(str(err))
         if failures and not findings:
@@ -224,6 +231,8 @@ class Diagnosis:
             self.set_step(CONCLUDING, f"noise floor at {where}: {variant.name}", i, len(planned))
             try:
                 runs[variant.name] = self.variant_values(variant, None, base, transform)[0]
+            except CacheError:
+                raise   # the cache is broken: stop the run, never skip work silently
             except InputError:
                 continue
         return noise.floor(self.read(base, transform), runs, self.clusters_of([s.doc_id for s in base.scores]), where)
@@ -246,6 +255,8 @@ class Diagnosis:
         for key, value in self.session.known.items():
             try:
                 stated = yours.with_values({key: value}, origin="the reported facts")
+            except CacheError:
+                raise   # the cache is broken: stop the run, never skip work silently
             except InputError as err:
                 notes[key] = f"{key} = {value!r} is not a value this setup can take: {err}"
                 continue
@@ -257,6 +268,8 @@ class Diagnosis:
                 continue
             try:
                 PromptBuilder(stated, task, probe_chat).render(task.docs[0])
+            except CacheError:
+                raise   # the cache is broken: stop the run, never skip work silently
             except InputError as err:
                 notes[key] = f"{key} = {value!r} is stated, but cannot be tested on this task: {err}"
         return notes
@@ -332,8 +345,3 @@ def relevant_keys(setup: Setup, task: Task) -> list[str]:
     if task.subtasks:
         keys.append("scoring.aggregate")
     return list(dict.fromkeys(keys))
-
-
-def probe_chat(conversation: list[dict[str, str]]) -> str:
-    """A stand-in chat template: enough to tell whether a setup renders at all."""
-    return "".join(f"<|{m['role']}|>{m['content']}<|end|>" for m in conversation) + "<|assistant|>"

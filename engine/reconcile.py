@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from scoregap.engine import ranking, stats
+from scoregap.engine.cache import CacheError
 from scoregap.engine.checks_api import Finding, Variant
 from scoregap.engine.errors import InputError
 from scoregap.engine.noise import Floor
@@ -120,6 +121,8 @@ def next_round(d: Diagnosis, rec: Reconciliation, round_: int) -> list[Finding]:
             continue
         try:
             variants = [v for v in check.variants(rec.setup, context) if not v.repeat]
+        except CacheError:
+            raise
         except InputError:
             continue
         for i, variant in enumerate(variants, start=1):
@@ -129,6 +132,8 @@ def next_round(d: Diagnosis, rec: Reconciliation, round_: int) -> list[Finding]:
             before = d.engine.calls.total
             try:
                 scores, outputs = d.variant_values(variant, None, base_ev, transform)
+            except CacheError:
+                raise
             except InputError:
                 continue
             candidates.append(d.finding(variant, base, scores, docs, before, left, outputs,

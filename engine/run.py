@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from scoregap.engine.backends import backends_for
-from scoregap.engine.cache import Cache
+from scoregap.engine.cache import Cache, CacheError
 from scoregap.engine.checks_api import Check, CheckResult, Finding
 from scoregap.engine.diagnosis import Diagnosis
 from scoregap.engine.errors import InputError
@@ -145,8 +145,8 @@ class DiagnosisRun:
         try:
             with self._cancellable():
                 result = d.run_check(check)
-        except Cancelled:
-            raise
+        except (Cancelled, CacheError):
+            raise   # a cancel, or a cache no check can use: the run stops
         except Exception as err:  # noqa: BLE001 - one failed check; the others go on
             if self.debug:
                 raise
