@@ -15,10 +15,16 @@ which the app handles with `@on`.
 After every finished check the session's progress goes to the state file (scoregap.tui.state): a
 dropped connection loses nothing, and opening the session again re-runs the finished checks from
 the cache (zero model calls). Animations are off: the app is meant for SSH.
+
+When the SSH connection drops (SIGHUP) or scoregap is asked to stop (SIGTERM), `hang_up` cancels the
+run in flight (it stops after its batch, which is cached), writes the state file and exits;
+`stopped_by` tells the command line which signal it was (tui/cli.py exits 128 + its number).
 """
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,6 +66,8 @@ from scoregap.tui.session_run import (
 from scoregap.tui.state import FILE_NAME, RecentSessions
 from scoregap.tui.widgets.prompt_diff import PromptPair
 
+HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)   # the terminal went away; asked to stop
+
 
 @dataclass
 class PromptReady(Message):
@@ -88,8 +96,11 @@ class ScoregapApp(App[None]):
         self.report: dict[str, Any] | None = None
         self.edits: dict[str, Any] = {}
         self._driving = False
+        self.stopped_by: int | None = None        # the signal that stopped the app, if one did
+        self._saved_handlers: dict[int, Any] = {}
 
     def on_mount(self) -> None:
+        self._catch_hangups()
         self.push_screen(StartScreen(self.recent.load(), scenarios()))
         if self.initial_session is not None:
             self.open_session(self.initial_session)
@@ -423,6 +434,43 @@ class ScoregapApp(App[None]):
         self.push_screen(SaveReportScreen(self.default_report_dir()), write)
 
     # -- quitting ---------------------------------------------------------------------------------
+
+    def _catch_hangups(self) -> None:
+        """Route SIGHUP and SIGTERM to `hang_up` while the app runs (only the main thread's loop
+        can; elsewhere, as on Windows, the signals keep their default)."""
+        loop = asyncio.get_running_loop()
+        for signum in HANGUP_SIGNALS:
+            previous = signal.getsignal(signum)
+            try:
+                loop.add_signal_handler(signum, self.hang_up, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue
+            self._saved_handlers[signum] = previous
+
+    def on_unmount(self) -> None:
+        """Give SIGHUP and SIGTERM back their handlers from before the app."""
+        loop = asyncio.get_running_loop()
+        for signum, previous in self._saved_handlers.items():
+            loop.remove_signal_handler(signum)
+            if previous is not None:
+                signal.signal(signum, previous)
+        self._saved_handlers.clear()
+
+    def hang_up(self, signum: int = signal.SIGHUP) -> None:
+        """The terminal went away (SIGHUP: an SSH connection dropped) or scoregap was asked to stop
+        (SIGTERM): cancel the run in flight (it stops after its batch; every finished batch is
+        cached), record the session's progress in the state file, and exit with 128 + signum."""
+        if self.stopped_by is not None:
+            return
+        self.stopped_by = signum
+        run = self.session_run
+        if run is not None and run.busy:
+            run.cancel()
+        try:
+            self._remember()
+        except OSError:
+            pass   # no state file (a full disk): opening the session again still finds every result cached
+        self.exit(return_code=128 + signum)
 
     async def action_quit(self) -> None:
         run = self.session_run

@@ -6,20 +6,33 @@
     scoregap diagnose SESSION.toml [--checks a,b] [--limit N] [--report DIR]
     scoregap demo [NAME] [--list] [--reveal] [--headless]
 
-Bad input of any kind (a setup, a task, a model path) is one paragraph on stderr and exit code 2;
-`--debug` shows the traceback instead. Heavy imports (torch, transformers) happen inside the
-commands, so `--help` is instant.
+Bad input of any kind (a setup, a task, a model path, an unusable result cache) is one paragraph
+on stderr and exit code 2; `--debug` shows the traceback instead. Heavy imports (torch,
+transformers) happen inside the commands, so `--help` is instant.
+
+Stopping: Ctrl-C (SIGINT) and `kill` (SIGTERM, what a batch scheduler or `timeout` sends) both stop
+at once (the batch in flight is rolled back whole, every finished batch stays in the cache), say
+so, and exit 130 and 143. The app stops on SIGHUP (an SSH connection dropped) and SIGTERM after
+cancelling its run and recording the session's progress, and exits 129 and 143 the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from scoregap import __version__
+
+if TYPE_CHECKING:
+    from scoregap.engine.cache import Cache
 
 EPILOG = "Errors in your input exit with code 2 and one paragraph saying what to fix."
 
@@ -96,10 +109,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = "scoregap: interrupted; every finished result is in the cache."
+
+
+class Terminated(BaseException):
+    """A signal asked scoregap to stop (SIGTERM; SIGHUP in the app). A BaseException, like
+    KeyboardInterrupt, so that no `except Exception` on the way (a failed check) swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signum, signal.SIG_DFL)   # a second signal stops at once
+    raise Terminated(signum)
+
+
+@contextmanager
+def stop_on_sigterm() -> Iterator[None]:
+    """While the command runs, SIGTERM raises `Terminated` in the main thread (between two
+    bytecodes: a batch being committed is rolled back whole). The previous handler comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _say(text: str) -> None:
+    """A line on stderr, if stderr is still there (after SIGHUP the terminal is gone)."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
 def _fail(message: str) -> int:
     width = 100
-    print(textwrap.fill(f"scoregap: error: {message}", width=width, break_long_words=False,
-                        break_on_hyphens=False), file=sys.stderr)
+    _say(textwrap.fill(f"scoregap: error: {message}", width=width, break_long_words=False,
+                       break_on_hyphens=False))
     return 2
 
 
@@ -118,17 +170,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from scoregap.engine.progress import Cancelled
 
     try:
-        return commands[args.command](args)
+        with stop_on_sigterm():
+            return commands[args.command](args)
     except InputError as err:
         if args.debug:
             raise
         return _fail(str(err))
     except (KeyboardInterrupt, Cancelled):
-        print("\nscoregap: interrupted; every finished result is in the cache.", file=sys.stderr)
+        _say(f"\n{INTERRUPTED}")
         return 130
+    except Terminated as stop:
+        _say(f"\n{INTERRUPTED}")
+        return 128 + stop.signum
 
 
-def _cache(args: argparse.Namespace):  # noqa: ANN202
+def _cache(args: argparse.Namespace) -> Cache:
     from scoregap.engine.cache import Cache
 
     return Cache(args.cache_dir)
@@ -145,7 +201,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval(setup, args.model, args.revision, args.limit or 0, args.out, _cache(args), args.quiet)
 
 
-def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None, cache, quiet: bool) -> int:  # noqa: ANN001
+def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None, cache, quiet: bool) -> int:
     from scoregap.engine.backends import get_backend
     from scoregap.engine.environment import environment
     from scoregap.engine.evaluate import Engine
@@ -184,16 +240,23 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return run_diagnosis(session, limit, args.report, _cache(args), args.quiet, args.debug)
 
 
-def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, debug: bool = False) -> int:  # noqa: ANN001
+def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, debug: bool = False) -> int:
     from scoregap.checks import CHECKS
     from scoregap.engine.reports import markdown
     from scoregap.engine.run import DiagnosisRun
     from scoregap.tui.console import ConsoleEvents
 
-    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, events=ConsoleEvents(quiet), limit=limit,
-                            debug=debug)
+    def fatal() -> BaseException | None:
+        """A fault of the result cache, even one the engine caught as a variant that cannot run:
+        no report is written from a run whose results could not all be stored (exit 2)."""
+        return getattr(cache, "failure", None)
+
+    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, events=ConsoleEvents(quiet, fatal=fatal),
+                            limit=limit, debug=debug)
     print(f"measuring your setup on {run.engine.model.name} ...", file=sys.stderr)
     report = run.run_all()
+    if (problem := fatal()) is not None:
+        raise problem
     paths = run.write_reports(report_dir)
     print(markdown(report).split("## Checks")[0].rstrip())
     print(f"\nwrote {', '.join(str(p) for p in paths)}")
@@ -201,10 +264,14 @@ def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, deb
 
 
 def run_app(session: Path | None, limit: int | None, cache_dir: str | None) -> int:
-    """The terminal app, until the user quits."""
+    """The terminal app, until the user quits (0) or a signal stops it (`Terminated`: the app
+    has cancelled its run and recorded the session's progress)."""
     from scoregap.tui.app import make_app
 
-    make_app(session, cache_dir=cache_dir, limit=limit).run()
+    app = make_app(session, cache_dir=cache_dir, limit=limit)
+    app.run()
+    if app.stopped_by is not None:
+        raise Terminated(app.stopped_by)
     return 0
 
 
