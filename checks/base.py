@@ -30,7 +30,7 @@ from scoregap.engine.checks_api import (
     Variant,
 )
 from scoregap.engine.errors import InputError
-from scoregap.engine.prompts import PromptBuilder
+from scoregap.engine.prompts import PromptBuilder, probe_chat
 from scoregap.engine.setup import Setup
 
 _REGISTERED: dict[str, Check] = {}
@@ -55,12 +55,6 @@ def register(cls: C) -> C:
 
 def registered() -> dict[str, Check]:
     return dict(_REGISTERED)
-
-
-def probe_chat(conversation: list[dict[str, str]]) -> str:
-    """A stand-in chat template: shows every role and content, enough to compare two inputs."""
-    turns = "".join(f"<|{m['role']}|>{m['content']}<|end|>" for m in conversation)
-    return turns + "<|assistant|>"
 
 
 def pool_size(context: CheckContext) -> int:

@@ -18,54 +18,40 @@ setup extending `lm-eval/base` scores as lm-eval does:
   (see `engine/tokenization.py`).
 
 Templates are Jinja2 in an immutable sandbox, as transformers renders chat templates: a profile
-can never run code.
+can never run code, and cannot build more than 1,000,000 characters either (engine/sandbox.py).
+A whole prompt is at most `CONTEXT_LIMIT` characters; either limit is an `InputError` naming the
+key, the doc and its size, before any tokenizer sees the text.
 """
 
 from __future__ import annotations
 
 import random
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from scoregap.engine.errors import InputError
+from scoregap.engine.sandbox import ENV as _ENV  # noqa: F401  (the tests compare against it)
+from scoregap.engine.sandbox import RENDER_LIMIT, Template, TooLarge
 from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import Doc, Task
 
 ChatRenderer = Callable[[list[dict[str, str]]], str]
 
-_ENV = ImmutableSandboxedEnvironment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-_PLACEHOLDER = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")
-
-
-class Template:
-    """A prompt template. Most are plain text with `{{ name }}` placeholders ("{{ label }}.
-    {{ text }}"): those render by substitution, which gives Jinja's output exactly (str() of each
-    value) at a fraction of its cost — a diagnosis renders every choice of every doc under every
-    variant. Anything else (filters, statements, whitespace control), and any value that is
-    missing, goes through Jinja in its sandbox."""
-
-    def __init__(self, source: str) -> None:
-        self.jinja = _ENV.from_string(source)
-        parts = _PLACEHOLDER.split(source)
-        literal = "".join(parts[0::2])
-        self.parts: list[str] | None = None if any(t in literal for t in ("{{", "{%", "{#")) else parts
-
-    def render(self, values: dict[str, Any]) -> str:
-        if self.parts is not None:
-            try:
-                return "".join(part if i % 2 == 0 else str(values[part]) for i, part in enumerate(self.parts))
-            except KeyError:
-                pass   # Jinja says which variable is undefined
-        return self.jinja.render(**values)
+CONTEXT_LIMIT = 2 * RENDER_LIMIT
+"""Characters a whole prompt (description, shots, the doc, the longest continuation) may have:
+about half a million tokens, past any window this runs in. A longer one is surely a data error,
+and tokenizing it alone would take minutes; whether a prompt fits the model's own window is the
+backend's check, in tokens."""
 
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 
-def choice_labels(style: str, n: int) -> list[str]:
+def choice_labels(style: str, n: int, where: str = "") -> list[str]:
+    """The labels of `n` choices; `where` ("setup.toml: doc 3 (task.jsonl, line 4)") names the
+    doc when a style cannot label that many."""
     if style == "none":
         return [""] * n
     if style == "A":
@@ -76,7 +62,9 @@ def choice_labels(style: str, n: int) -> list[str]:
         return [str(i + 1) for i in range(n)]
     if style == "I":
         if n > len(ROMAN):
-            raise InputError(f"Roman choice labels go up to {len(ROMAN)} choices; a doc has {n}.")
+            at = f"{where}: " if where else ""
+            raise InputError(f'{at}prompt.choice_labels = "I" (Roman numerals) labels up to {len(ROMAN)} '
+                             f'choices, but this doc has {n} choices. Use "A", "a" or "1" for this task.')
         return list(ROMAN[:n])
     raise ValueError(style)
 
@@ -132,12 +120,26 @@ class PromptBuilder:
         values = {**doc.data, "doc": doc.data, "question": doc.question, **extra}
         try:
             return template.render(values)
+        except TooLarge as err:
+            raise InputError(
+                f"{self.setup.source or 'The setup'}: {key} failed to render for {self._doc(doc)}: {err}. "
+                f"Shorten the template (or the doc)."
+            ) from None
         except Exception as err:  # anything raised while rendering comes from the user's template
             raise InputError(
-                f"{self.setup.source or 'The setup'}: {key} failed to render for doc "
-                f"{doc.doc_id} of {self.task.source}: {err}. Template variables: question, "
-                f"choices, choice_list, labels, doc, and the doc's fields ({', '.join(doc.data)})."
+                f"{self.setup.source or 'The setup'}: {key} failed to render for {self._doc(doc)}: {err}. "
+                f"Template variables: question, choices, choice_list, labels, doc, and the doc's fields "
+                f"({', '.join(doc.data)})."
             ) from None
+
+    def _doc(self, doc: Doc) -> str:
+        """A doc, named for messages: its id and where it is written."""
+        written = f" ({doc.source})" if doc.source else ""
+        return f"doc {doc.doc_id} of {self.task.source}{written}"
+
+    def _labels(self, doc: Doc) -> list[str]:
+        where = f"{self.setup.source or 'The setup'}: {self._doc(doc)}"
+        return choice_labels(self.setup.prompt.choice_labels, len(doc.choices), where)
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -146,7 +148,7 @@ class PromptBuilder:
         if self.task.kind != "multiple_choice":
             return (doc.target,)
         p = self.setup.prompt
-        labels = choice_labels(p.choice_labels, len(doc.choices))
+        labels = self._labels(doc)
         if p.target == "label":
             return tuple(labels)
         if p.target == "text":
@@ -160,7 +162,7 @@ class PromptBuilder:
 
     def doc_text(self, doc: Doc) -> str:
         p = self.setup.prompt
-        labels = choice_labels(p.choice_labels, len(doc.choices))
+        labels = self._labels(doc)
         block = p.choice_separator.join(
             self._format_choice(doc, label, text) for label, text in zip(labels, doc.choices)
         )
@@ -227,10 +229,22 @@ class PromptBuilder:
         messages = self.messages(doc)
         context = self.context(messages)
         if self.task.kind != "multiple_choice":
+            self._check_size(doc, len(context))
             return Prompt(doc.doc_id, context, (), (), tuple(messages))
         delimiter = "" if self.setup.chat.apply_template else self.setup.prompt.target_delimiter
         targets = self.targets(doc)
-        return Prompt(doc.doc_id, context, tuple(delimiter + t for t in targets), targets, tuple(messages))
+        continuations = tuple(delimiter + t for t in targets)
+        self._check_size(doc, len(context) + max(map(len, continuations), default=0))
+        return Prompt(doc.doc_id, context, continuations, targets, tuple(messages))
+
+    def _check_size(self, doc: Doc, size: int) -> None:
+        if size > CONTEXT_LIMIT:
+            raise InputError(
+                f"{self.setup.source or 'The setup'}: the prompt of {self._doc(doc)} is {size:,} characters "
+                f"(description, {self.setup.fewshot.k} shots and the doc), more than the {CONTEXT_LIMIT:,} a "
+                f"prompt may have. Such a prompt is a data error or a runaway template; lower fewshot.k "
+                f"or shorten the docs."
+            )
 
 
 def _join(prefix: str, suffix: str, delimiter: str) -> str:
@@ -242,3 +256,10 @@ def _join(prefix: str, suffix: str, delimiter: str) -> str:
     if prefix[-1].isspace() or suffix[0].isspace():
         return prefix + suffix
     return prefix + delimiter + suffix
+
+
+def probe_chat(conversation: list[dict[str, str]]) -> str:
+    """A stand-in chat template that shows every role and content: enough to tell whether a setup
+    renders at all, and whether two setups render the same input, without the model's tokenizer."""
+    turns = "".join(f"<|{m['role']}|>{m['content']}<|end|>" for m in conversation)
+    return turns + "<|assistant|>"

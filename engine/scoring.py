@@ -8,8 +8,9 @@ calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from scoregap.engine import answers, metrics
 from scoregap.engine.prompts import ChatRenderer, Prompt, PromptBuilder
@@ -42,19 +43,26 @@ def plan(
     docs = task.docs[:limit] if limit else task.docs
     if only is not None:
         docs = tuple(d for d in docs if d.doc_id in only)
-    bos = setup.loading.add_bos_token
+    bos, cut = setup.loading.add_bos_token, truncation(setup)
     planned = []
     for doc in docs:
         prompt = builder.render(doc)
         if task.kind == "multiple_choice":
-            requests: list[Request] = [Loglikelihood(prompt.context, c, bos) for c in prompt.continuations]
+            requests: list[Request] = [Loglikelihood(prompt.context, c, bos, cut) for c in prompt.continuations]
             if setup.scoring.metric == "acc_mutual_info":
-                requests += [Loglikelihood("", c, bos) for c in prompt.continuations]
+                requests += [Loglikelihood("", c, bos, cut) for c in prompt.continuations]
         else:
             g = setup.generation
-            requests = [Generate(prompt.context, g.max_new_tokens, tuple(g.stop), g.temperature, g.top_p, g.seed, bos)]
+            requests = [Generate(prompt.context, g.max_new_tokens, tuple(g.stop), g.temperature, g.top_p, g.seed,
+                                 bos, cut)]
         planned.append(PlannedDoc(doc, prompt, tuple(requests)))
     return planned
+
+
+def truncation(setup: Setup) -> str:
+    """`loading.truncation` ("error" unless the setup asks for lm-eval's "left"): what a backend
+    does with an input longer than the model's window."""
+    return setup.loading.truncation
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,41 @@
 """Sessions: one diagnosis to run — the model, your setup, the reported score and what is known.
 
-A session file is TOML (DESIGN.md, "Session"), validated as strictly as a setup. Paths in it are
-relative to the file. The reported score may be a fraction (0.619) or a percentage (61.9);
-`reported.scale` says which, or "auto" decides (above 1 means percent). The `[truth]` table
-exists for demo scenarios only: the diagnosis never reads it.
+A session file is TOML (DESIGN.md, "Session"), validated as strictly as a setup: every problem
+names the file and the line it is on (or the file alone, when the line cannot be known), and says
+what is allowed. Paths in it are relative to the file. The reported score may be a fraction
+(0.619) or a percentage (61.9); `reported.scale` says which, or "auto" decides (above 1 means
+percent). A score must be a finite number inside its scale's range: a NaN, an infinity or a 150
+"percent" would otherwise flow into the gap and the report as a number. A `reported.setup` is
+loaded and validated with the session, so a typo in it is found before any model runs. The
+`[truth]` table exists for demo scenarios only: the diagnosis never reads it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scoregap.engine.checks_api import CHECK_IDS, parse_check_ids
 from scoregap.engine.errors import InputError, did_you_mean
+from scoregap.engine.inputs import absolute, kind_phrase, path_kind
 from scoregap.engine.presets import line_of, load_setup, read_toml
-from scoregap.engine.setup import Setup, _split_dotted
+from scoregap.engine.setup import Setup, check_dotted
 
 SCALES = ("auto", "fraction", "percent")
-KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "model": {"path": str, "revision": str},
-    "yours": {"setup": str, "score": (int, float)},
-    "reported": {"score": (int, float), "source": str, "setup": str, "scale": str, "known": dict},
-    "diagnosis": {"checks": list, "limit": int},
-    "truth": {"causes": list, "story": str},
+STRING = ((str,), "a string")
+NUMBER = ((int, float), "a number")
+KEYS: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
+    "model": {"path": ((str,), "a string (a model directory or a hub id)"), "revision": STRING},
+    "yours": {"setup": ((str,), "a string (a setup file or a preset name)"), "score": NUMBER},
+    "reported": {"score": NUMBER, "source": STRING, "setup": ((str,), "a string (a setup file or a preset name)"),
+                 "scale": ((str,), 'a string ("auto", "fraction" or "percent")'),
+                 "known": ((dict,), 'a table of dotted setup keys ("fewshot.k" = 5)')},
+    "diagnosis": {"checks": ((list,), "a list of check names"), "limit": ((int,), "an integer")},
+    "truth": {"causes": ((list,), "a list of check names"), "story": STRING},
 }
+"""Section -> key -> (the types allowed, how a message names them)."""
 
 
 @dataclass(frozen=True)
@@ -86,78 +97,136 @@ def to_fraction(value: float, scale: str) -> tuple[float, str]:
     return (value / 100.0 if scale == "percent" else value), scale
 
 
+def check_score(value: float, scale: str, where: str) -> tuple[float, str]:
+    """`to_fraction`, refusing what is no score: not finite, or outside 0..1 (a fraction) or
+    0..100 (a percent). `where` names it ("session.toml, line 8: reported.score")."""
+    if not math.isfinite(value):
+        raise InputError(f"{where} = {value} is not a finite number. A score is a fraction (0 to 1) or a "
+                         f"percent (0 to 100).")
+    fraction, used = to_fraction(value, scale)
+    if 0.0 <= fraction <= 1.0:
+        return fraction, used
+    how = (f'read as a {used} (scale "auto": a value above 1 is a percent, else a fraction)'
+           if scale == "auto" else f'scale = "{scale}"')
+    bounds = "0 and 100" if used == "percent" else "0 and 1"
+    raise InputError(f"{where} = {value!r} is out of range: {how}, a score lies between {bounds}. Fix the "
+                     f'number, or set reported.scale ("fraction" or "percent") if it is on the other scale.')
+
+
+class _Places:
+    """Where each key of one session file is written, for messages."""
+
+    def __init__(self, file: Path, text: str) -> None:
+        self.file, self.text = file, text
+
+    def __call__(self, section: str, key: str = "") -> str:
+        line = line_of(self.text, section, key) if key else line_of(self.text, "", section)
+        return f"{self.file}, line {line}" if line else str(self.file)
+
+
 def load_session(path: str | Path) -> Session:
     file = Path(path)
-    raw, text = read_toml(file)
-    for section, values in raw.items():
-        if section not in KEYS:
-            raise InputError(
-                f"{file}: unknown section [{section}].{did_you_mean(section, list(KEYS))} "
-                f"A session has {', '.join(f'[{s}]' for s in KEYS)}."
-            )
-        if not isinstance(values, dict):
-            raise InputError(f"{file}: [{section}] must be a table.")
-        for key, value in values.items():
-            where = f"{file}, line {line_of(text, section, key) or '?'}"
-            if key not in KEYS[section]:
-                raise InputError(
-                    f'{where}: unknown key "{key}" in [{section}].{did_you_mean(key, list(KEYS[section]))} '
-                    f"Allowed: {', '.join(KEYS[section])}."
-                )
-            expected = KEYS[section][key]
-            if isinstance(value, bool) or not isinstance(value, expected):
-                raise InputError(f"{where}: {section}.{key} has the wrong type ({type(value).__name__}).")
+    raw, text = read_toml(file, "session file")
+    at = _Places(file, text)
+    _check_keys(raw, at)
     model = raw.get("model", {})
     if not model.get("path"):
-        raise InputError(f'{file}: [model] path is required (a model directory or a hub id).')
+        raise InputError(f"{file}: [model] path is required (a model directory or a hub id).")
     yours_raw = raw.get("yours", {})
     if not yours_raw.get("setup"):
         raise InputError(f"{file}: [yours] setup is required (your setup file or a preset name).")
-    yours = load_setup(yours_raw["setup"], relative_to=file.parent)
+    yours = load_setup(yours_raw["setup"], relative_to=file.parent, origin=f"{at('yours', 'setup')}: yours.setup")
     reported = raw.get("reported", {})
     if "score" not in reported:
         raise InputError(f"{file}: [reported] score is required: the number you are trying to reproduce.")
     scale = reported.get("scale", "auto")
     if scale not in SCALES:
-        raise InputError(f'{file}: reported.scale = "{scale}" is not allowed. Allowed: {", ".join(SCALES)}.')
-    reported_score, resolved_scale = to_fraction(float(reported["score"]), scale)
+        raise InputError(f'{at("reported", "scale")}: reported.scale = "{scale}" is not allowed. '
+                         f'Allowed: {", ".join(SCALES)}.')
+    reported_score, resolved_scale = check_score(reported["score"], scale, f"{at('reported', 'score')}: reported.score")
     yours_score = None
     if "score" in yours_raw:
-        yours_score = to_fraction(float(yours_raw["score"]), scale)[0]
-    known = {}
-    for dotted, value in reported.get("known", {}).items():
-        if isinstance(value, dict):   # TOML read "fewshot.k" unquoted as a nested table
-            raise InputError(
-                f'{file}: [reported.known] keys must be quoted dotted setup keys, e.g. "fewshot.k" = 5.'
-            )
-        _split_dotted(dotted, origin=f"{file} [reported.known]")
-        known[dotted] = value
-    try:
-        yours.with_values(known, origin=f"{file} [reported.known]")
-    except InputError as err:
-        raise InputError(f"{file}: a [reported.known] value is not a valid setup value: {err}") from None
+        yours_score = check_score(yours_raw["score"], scale, f"{at('yours', 'score')}: yours.score")[0]
+    if reported.get("setup"):
+        load_setup(reported["setup"], relative_to=file.parent, origin=f"{at('reported', 'setup')}: reported.setup")
+    known = _known(reported.get("known", {}), yours, file, text)
     diagnosis = raw.get("diagnosis", {})
-    checks = parse_check_ids(diagnosis.get("checks", []), f"{file}: diagnosis.checks") or CHECK_IDS
+    checks = _checks(diagnosis.get("checks", []), f"{at('diagnosis', 'checks')}: diagnosis.checks")
     limit = diagnosis.get("limit", 0)
     if limit < 0:
-        raise InputError(f"{file}: diagnosis.limit must be 0 (all docs) or positive.")
+        raise InputError(f"{at('diagnosis', 'limit')}: diagnosis.limit must be 0 (all docs) or positive.")
     truth = raw.get("truth", {})
     return Session(
-        path=str(file), model=_model_path(model["path"], file.parent), revision=model.get("revision", ""),
+        path=str(file), model=_model_path(model["path"], file.parent, f"{at('model', 'path')}: model.path"),
+        revision=model.get("revision", ""),
         yours=yours, yours_score=yours_score, reported_score=reported_score,
         reported_raw=float(reported["score"]), reported_scale=resolved_scale,
         reported_source=reported.get("source", ""), reported_setup=_setup_ref(reported.get("setup", ""), file.parent),
         known=known, checks=checks, limit=limit,
-        truth=tuple(truth.get("causes", [])), story=truth.get("story", ""),
+        truth=tuple(str(c) for c in truth.get("causes", [])), story=truth.get("story", ""),
         yours_setup=_setup_ref(yours_raw["setup"], file.parent),
     )
 
 
-def _model_path(value: str, base: Path) -> str:
-    """A relative directory is relative to the session file; anything else is a hub id."""
+def _check_keys(raw: dict[str, Any], at: _Places) -> None:
+    """Every section and key known, every value of its type."""
+    for section, values in raw.items():
+        if section not in KEYS:
+            raise InputError(
+                f"{at(section)}: unknown section [{section}].{did_you_mean(section, list(KEYS))} "
+                f"A session has {', '.join(f'[{s}]' for s in KEYS)}."
+            )
+        if not isinstance(values, dict):
+            raise InputError(f"{at(section)}: [{section}] must be a table of keys, not a single value.")
+        for key, value in values.items():
+            if key not in KEYS[section]:
+                raise InputError(
+                    f'{at(section, key)}: unknown key "{key}" in [{section}].'
+                    f"{did_you_mean(key, list(KEYS[section]))} Allowed: {', '.join(KEYS[section])}."
+                )
+            types, described = KEYS[section][key]
+            if isinstance(value, bool) or not isinstance(value, types):
+                shown = repr(value) if len(repr(value)) <= 60 else type(value).__name__
+                raise InputError(f"{at(section, key)}: {section}.{key} must be {described}, not {shown}.")
+
+
+def _known(table: dict[str, Any], yours: Setup, file: Path, text: str) -> dict[str, Any]:
+    """The `[reported.known]` facts: each a dotted setup key with a valid value, and together
+    a setup that could exist."""
+    known = {}
+    for dotted, value in table.items():
+        line = line_of(text, "reported.known", dotted)
+        where = f"{file}, line {line}" if line else f"{file}"
+        if isinstance(value, dict):   # TOML read "fewshot.k" unquoted as a nested table
+            raise InputError(
+                f'{where}: [reported.known] keys must be quoted dotted setup keys, e.g. "fewshot.k" = 5.'
+            )
+        check_dotted(dotted, value, f"{where}: [reported.known]")
+        known[dotted] = value
+    table_line = line_of(text, "reported", "known")
+    origin = f"{file}, line {table_line}: [reported.known]" if table_line else f"{file}: [reported.known]"
+    yours.with_values(known, origin=origin)
+    return known
+
+
+def _checks(names: list[Any], where: str) -> tuple[str, ...]:
+    if not all(isinstance(n, str) for n in names):
+        raise InputError(f"{where} must be a list of check names (strings), for example "
+                         f'["prompt", "metric"]; checks: {", ".join(CHECK_IDS)}.')
+    return parse_check_ids(names, where) or CHECK_IDS
+
+
+def _model_path(value: str, base: Path, where: str) -> str:
+    """A directory (absolute, or relative to the session file) stays a path; anything else is a
+    hub id. A path that is a file or a broken link is refused here, where the line is known."""
     path = Path(value).expanduser()
-    if path.is_absolute():
-        return str(path)
-    if value.startswith(".") or (base / path).is_dir():
-        return str((base / path).resolve())
-    return value
+    if not path.is_absolute():
+        if not (value.startswith(".") or path_kind(base / path) != "missing"):
+            return value
+        path = absolute(base / path)
+    kind = path_kind(path)
+    if kind not in ("directory", "missing"):
+        raise InputError(f'{where} = "{value}": {path} {kind_phrase(path, kind)}, but a model is a directory '
+                         f"holding config.json (saved with save_pretrained), or a hub id such as "
+                         f"Qwen/Qwen2.5-0.5B-Instruct.")
+    return str(path)

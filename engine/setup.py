@@ -6,7 +6,15 @@ without `.toml`). The child overrides its parent key by key; `[task.fields]` mer
 
 Validation is strict because a typo in a setup silently changes a score: an unknown key, a wrong
 type or a value outside the allowed set is an `InputError` naming the file, the line, the key, the
-allowed values and, for near-misses, the key that was probably meant.
+allowed values and, for near-misses, the key that was probably meant. Numbers must be finite: a
+NaN or an infinity (TOML has both) is never a setting, and would slip past every range check.
+
+Two loading keys need a word. `loading.device` is "auto", "cpu", "cuda", "cuda:N", "mps" or
+"mps:N": its form is checked here, whether this machine has that device when the model loads.
+`loading.truncation` says what happens to an input longer than the model's window: "error" (the
+default) stops with a message naming the doc, "left" drops its oldest tokens as
+lm-evaluation-harness does without a word. A silently shortened prompt changes a score, so a
+setup gets lm-eval's behaviour only when it asks for it.
 
 The resolved `Setup` is frozen and hashable; `Setup.digest` is stable across runs and machines for
 equal content, so it can name results. Variants are derived with `Setup.with_values`, which runs
@@ -17,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -24,6 +34,7 @@ from scoregap.engine.answers import NORMALIZERS, validate_extract
 from scoregap.engine.backends import NAMES as BACKENDS
 from scoregap.engine.errors import InputError, did_you_mean
 from scoregap.engine.metrics import ALL_METRICS
+from scoregap.engine.requests import TRUNCATIONS
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ class LoadingSpec:
     attn_implementation: str = "auto"
     padding_side: str = "right"
     trust_remote_code: bool = False
+    truncation: str = "error"
 
 
 SECTIONS: dict[str, type] = {
@@ -122,7 +134,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "loading.add_bos_token": ("auto", "true", "false"),
     "loading.attn_implementation": ("auto", "eager", "sdpa"),
     "loading.padding_side": ("right", "left"),
+    "loading.truncation": TRUNCATIONS,
 }
+DEVICE = re.compile(r"(auto|cpu|cuda(:\d+)?|mps(:\d+)?)")
 TASK_FIELD_NAMES = ("question", "choices", "gold", "subtask", "target")
 
 
@@ -244,6 +258,8 @@ def _check_value(section: str, key: str, value: Any, annotation: Any, where: str
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise wrong
         value = float(value)
+        if not math.isfinite(value):
+            raise InputError(f"{where}: {dotted} must be a finite number, not {value}.")
     elif annotation == "bool":
         if not isinstance(value, bool):
             raise wrong
@@ -266,6 +282,12 @@ def _check_value(section: str, key: str, value: Any, annotation: Any, where: str
                     f"Task fields: {', '.join(TASK_FIELD_NAMES)}."
                 )
         value = tuple(sorted(value.items()))
+    if dotted == "loading.device" and not DEVICE.fullmatch(value):
+        raise InputError(
+            f'{where}: loading.device = "{value}" is not a device. Allowed: "auto" (the best this '
+            f'machine has), "cpu", "cuda", "cuda:N" (N a GPU index: 0, 1, ...), "mps", "mps:N". '
+            f"Whether the device exists here is checked when the model loads."
+        )
     allowed = CHOICES.get(dotted)
     if allowed is not None and value not in allowed:
         shown = ", ".join(f'"{a}"' for a in allowed if a)
@@ -274,6 +296,14 @@ def _check_value(section: str, key: str, value: Any, annotation: Any, where: str
             f"Allowed values: {shown}."
         )
     return value
+
+
+def check_dotted(dotted: str, value: Any, where: str) -> Any:
+    """One value of a dotted key ("fewshot.k"), checked for its type and allowed values alone
+    (not against other keys: `build_setup` does that); `where` starts the message."""
+    section, key = _split_dotted(dotted, origin=where)
+    annotation = next(f.type for f in fields(SECTIONS[section]) if f.name == key)
+    return _check_value(section, key, value, annotation, where)
 
 
 def _check_consistency(setup: Setup, places: Places, origin: str) -> None:

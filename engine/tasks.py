@@ -12,16 +12,26 @@ different number from everyone else's.
 from __future__ import annotations
 
 import functools
-import json
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from scoregap.engine.errors import InputError, did_you_mean
-from scoregap.engine.presets import read_toml
+from scoregap.engine.inputs import decode, holds_hint, kind_phrase, lone_surrogate, parse_json_line, path_kind
+from scoregap.engine.presets import line_of, read_toml
 from scoregap.engine.setup import TASK_FIELD_NAMES, TaskSpec
 
-TASK_FILE_KEYS = ("name", "kind", "docs", "fewshot", "fields", "description")
+TASK_FILE_KEYS: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "kind": (str, 'a string ("multiple_choice" or "generate")'),
+    "docs": (str, "a file name (a string)"),
+    "fewshot": (str, "a file name (a string)"),
+    "fields": (dict, "a table mapping task fields to doc keys"),
+    "description": (str, "a string"),
+}
+"""The keys a task file may have: their type, and how a message names it."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class Doc:
     subtask: str = ""
     target: str = ""                    # the answer written out, for few-shot examples
     data: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    source: str = field(default="", compare=False, hash=False)   # "file, line N": for messages
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,7 @@ class Task:
 
 def load_task(spec: TaskSpec, *, setup_source: str = "") -> Task:
     if spec.path:
-        return _load_local(Path(spec.path), spec.kind, spec.fields)
+        return _load_local(Path(spec.path), spec.kind, spec.fields, setup_source)
     if spec.hf:
         return _load_hub(spec)
     where = setup_source or "the setup"
@@ -64,29 +75,22 @@ def load_task(spec: TaskSpec, *, setup_source: str = "") -> Task:
     )
 
 
-def _load_local(path: Path, kind_override: str, fields_override: tuple[tuple[str, str], ...]) -> Task:
-    if not path.is_file():
-        raise InputError(f"{path}: task file not found. task.path is relative to the setup file.")
-    raw, _ = read_toml(path)
-    for key in raw:
-        if key not in TASK_FILE_KEYS:
-            raise InputError(
-                f'{path}: unknown key "{key}" in the task file.{did_you_mean(key, TASK_FILE_KEYS)} '
-                f"Allowed keys: {', '.join(TASK_FILE_KEYS)}."
-            )
+def _load_local(
+    path: Path, kind_override: str, fields_override: tuple[tuple[str, str], ...], setup_source: str = ""
+) -> Task:
+    _check_task_path(path, setup_source)
+    raw, text = read_toml(path, "task file")
+    _check_task_keys(raw, text, path)
     kind = kind_override or raw.get("kind", "")
     if kind not in ("multiple_choice", "generate"):
-        raise InputError(f'{path}: kind must be "multiple_choice" or "generate", not {kind!r}.')
-    mapping = _field_mapping(raw.get("fields", {}), fields_override, str(path))
-    for key in ("docs", "fewshot"):
-        if not isinstance(raw.get(key, ""), str):
-            raise InputError(f"{path}: {key} must be a file name (a string).")
+        raise InputError(f'{_at(path, text, "kind")}: kind must be "multiple_choice" or "generate", not {kind!r}.')
+    mapping = _field_mapping(raw.get("fields", {}), fields_override, str(path), text)
     if not raw.get("docs"):
         raise InputError(f'{path}: the task file names no docs file (docs = "name.jsonl").')
     docs_file = path.parent / raw["docs"]
     fewshot_file = path.parent / raw["fewshot"] if raw.get("fewshot") else None
-    docs = _read_rows(docs_file, kind, mapping)
-    fewshot = _read_rows(fewshot_file, kind, mapping) if fewshot_file else ()
+    docs = _read_rows(docs_file, kind, mapping, _at(path, text, "docs"), "docs")
+    fewshot = _read_rows(fewshot_file, kind, mapping, _at(path, text, "fewshot"), "fewshot") if fewshot_file else ()
     return Task(
         raw.get("name", path.stem), kind, docs, fewshot, str(path),
         fields=tuple(sorted(mapping.items())), docs_file=str(docs_file),
@@ -94,30 +98,73 @@ def _load_local(path: Path, kind_override: str, fields_override: tuple[tuple[str
     )
 
 
+def _at(path: Path, text: str, key: str, section: str = "") -> str:
+    """"task.toml, line N" where `key` is written (the file alone if the line is unknown)."""
+    line = line_of(text, section, key)
+    return f"{path}, line {line}" if line else str(path)
+
+
+def _check_task_path(path: Path, setup_source: str) -> None:
+    kind = path_kind(path)
+    if kind == "file":
+        return
+    setup = f"{setup_source}: " if setup_source else ""
+    if kind == "missing":
+        raise InputError(f"{setup}{path}: task file not found. task.path is relative to the setup file.")
+    raise InputError(f'{setup}task.path = "{path}" {kind_phrase(path, kind)}, but a task is a TOML file '
+                     f"(beside its JSON Lines docs).{holds_hint(path, kind)}")
+
+
+def _check_task_keys(raw: dict[str, Any], text: str, path: Path) -> None:
+    for key, value in raw.items():
+        if key not in TASK_FILE_KEYS:
+            raise InputError(
+                f'{_at(path, text, key)}: unknown key "{key}" in the task file.'
+                f"{did_you_mean(key, list(TASK_FILE_KEYS))} Allowed keys: {', '.join(TASK_FILE_KEYS)}."
+            )
+        expected, described = TASK_FILE_KEYS[key]
+        if not isinstance(value, expected):
+            raise InputError(f"{_at(path, text, key)}: {key} must be {described}, not {_shown(value)}.")
+
+
+def _shown(value: Any) -> str:
+    """A value for a message: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _field_mapping(
-    table: Any, override: tuple[tuple[str, str], ...], where: str
+    table: Any, override: tuple[tuple[str, str], ...], where: str, text: str = ""
 ) -> dict[str, str]:
     if not isinstance(table, dict):
         raise InputError(f"{where}: [fields] must be a table mapping task fields to doc keys.")
-    for name in table:
+    for name, value in table.items():
+        line = line_of(text, "fields", name) if text else None
+        at = f"{where}, line {line}" if line else where
         if name not in TASK_FIELD_NAMES:
             raise InputError(
-                f'{where}: unknown task field "{name}".{did_you_mean(name, TASK_FIELD_NAMES)} '
+                f'{at}: unknown task field "{name}".{did_you_mean(name, TASK_FIELD_NAMES)} '
                 f"Task fields: {', '.join(TASK_FIELD_NAMES)}."
             )
+        if not isinstance(value, str):
+            raise InputError(f'{at}: [fields] {name} must be a string naming one doc key (for example '
+                             f'{name} = "{name}"), not {_shown(value)}.')
     mapping = {"question": "question", "choices": "choices", "gold": "answer"}
     mapping.update(table)
     mapping.update(dict(override))
     return mapping
 
 
-def _read_rows(path: Path, kind: str, mapping: dict[str, str]) -> tuple[Doc, ...]:
-    """Parsed once per file version: many variants of one task share its docs."""
-    try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        raise InputError(f"{path}: data file not found (named by the task file).") from None
-    return _parse_rows(path, stamp, kind, tuple(sorted(mapping.items())))
+def _read_rows(path: Path, kind: str, mapping: dict[str, str], named_at: str, key: str) -> tuple[Doc, ...]:
+    """Parsed once per file version: many variants of one task share its docs. `named_at` is
+    where the task file names this file ("task.toml, line 3"), for messages."""
+    found = path_kind(path)
+    if found == "missing":
+        raise InputError(f"{path}: data file not found (named by the task file, {named_at}).")
+    if found != "file":
+        raise InputError(f'{named_at}: {key} = "{path.name}" names {path}, which {kind_phrase(path, found)}; '
+                         f"{key} must name a JSON Lines file (one JSON doc a line), relative to the task file.")
+    return _parse_rows(path, path.stat().st_mtime_ns, kind, tuple(sorted(mapping.items())))
 
 
 @functools.lru_cache(maxsize=64)
@@ -125,25 +172,34 @@ def _parse_rows(
     path: Path, stamp: int, kind: str, mapping_items: tuple[tuple[str, str], ...]
 ) -> tuple[Doc, ...]:
     mapping = dict(mapping_items)
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: the data file cannot be read ({err.strerror or err}).") from None
     docs: list[Doc] = []
-    for number, line in enumerate(lines, start=1):
+    # Only "\n" ends a line: JSON text may hold U+2028 and other characters str.splitlines splits at.
+    for number, line in enumerate(decode(data, str(path)).split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}, line {number}: not valid JSON ({err.msg}).") from None
+        where = f"{path}, line {number}"
+        row = parse_json_line(line, where)
         if not isinstance(row, dict):
-            raise InputError(f"{path}, line {number}: each line must be a JSON object.")
-        docs.append(make_doc(row, len(docs), kind, mapping, f"{path}, line {number}"))
+            raise InputError(f"{where}: each line must be a JSON object.")
+        bad = lone_surrogate(line, row)
+        if bad is not None:
+            raise InputError(
+                f'{where}: field "{bad}" holds a lone surrogate (an escape such as \\ud800, half of a '
+                f"UTF-16 pair), which is not a character and cannot be written as UTF-8. Fix the escape "
+                f"(a character beyond U+FFFF is a pair, e.g. \\ud83d\\ude00) or remove it."
+            )
+        docs.append(make_doc(row, len(docs), kind, mapping, where))
     if not docs:
         raise InputError(f"{path}: no docs in this file; a task needs at least one.")
     return tuple(docs)
 
 
 def make_doc(row: Mapping[str, Any], doc_id: int, kind: str, mapping: dict[str, str], where: str) -> Doc:
-    """One validated doc; `where` names the row in errors."""
+    """One validated doc; `where` names the row in errors (and stays with the doc)."""
 
     def get(name: str) -> Any:
         key = mapping[name]
@@ -156,42 +212,67 @@ def make_doc(row: Mapping[str, Any], doc_id: int, kind: str, mapping: dict[str, 
 
     question = get("question")
     if not isinstance(question, str):
-        raise InputError(f'{where}: field "{mapping["question"]}" must be a string.')
-    subtask = str(row.get(mapping["subtask"], "")) if "subtask" in mapping else ""
-    gold_value = get("gold")
-    choices: tuple[str, ...] = ()
+        raise InputError(f'{where}: field "{mapping["question"]}" must be a string, not {_shown(question)}.')
+    subtask = _text(row.get(mapping["subtask"], ""), mapping.get("subtask", ""), "the subtask", where) \
+        if "subtask" in mapping else ""
     if kind == "multiple_choice":
-        raw_choices = get("choices")
-        if not isinstance(raw_choices, list) or not raw_choices or not all(
-            isinstance(c, str) for c in raw_choices
-        ):
-            raise InputError(
-                f'{where}: field "{mapping["choices"]}" must be a non-empty list of strings.'
-            )
-        choices = tuple(raw_choices)
-        golds = gold_value if isinstance(gold_value, list) else [gold_value]
-        if not golds or not all(isinstance(g, int) and not isinstance(g, bool) for g in golds):
-            raise InputError(
-                f'{where}: field "{mapping["gold"]}" must be a choice index (an integer) or a '
-                f"list of them, not {gold_value!r}."
-            )
-        for g in golds:
-            if not 0 <= g < len(choices):
-                raise InputError(
-                    f"{where}: gold index {g} is out of range: the doc has {len(choices)} choices "
-                    f"(indices 0 to {len(choices) - 1})."
-                )
-        gold: tuple[int, ...] | tuple[str, ...] = tuple(golds)
+        choices = _choices(get("choices"), mapping["choices"], where)
+        gold: tuple[int, ...] | tuple[str, ...] = _choice_golds(get("gold"), mapping["gold"], len(choices), where)
         target = ""
     else:
-        golds = gold_value if isinstance(gold_value, list) else [gold_value]
-        if not golds or not all(isinstance(g, (str, int, float)) and not isinstance(g, bool) for g in golds):
+        choices = ()
+        gold = _answers(get("gold"), mapping["gold"], where)
+        target = _text(row[mapping["target"]], mapping["target"], "the written answer", where) \
+            if mapping.get("target") in row else gold[0]
+    return Doc(doc_id, question, choices, gold, subtask, target, dict(row), where)
+
+
+def _text(value: Any, key: str, role: str, where: str) -> str:
+    """A string field (a subtask, a target): a string or an integer, as text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise InputError(f'{where}: field "{key}" ({role}) must be a string, not {_shown(value)}.')
+
+
+def _choices(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+        raise InputError(f'{where}: field "{key}" must be a non-empty list of strings.')
+    return tuple(value)
+
+
+def _choice_golds(value: Any, key: str, n_choices: int, where: str) -> tuple[int, ...]:
+    golds = value if isinstance(value, list) else [value]
+    if not golds or not all(isinstance(g, int) and not isinstance(g, bool) for g in golds):
+        raise InputError(
+            f'{where}: field "{key}" must be a choice index (an integer) or a list of them, not {_shown(value)}.'
+        )
+    for g in golds:
+        if not 0 <= g < n_choices:
             raise InputError(
-                f'{where}: field "{mapping["gold"]}" must be an answer string or a list of them.'
+                f"{where}: gold index {g} is out of range: the doc has {n_choices} choices "
+                f"(indices 0 to {n_choices - 1})."
             )
-        gold = tuple(str(g) for g in golds)
-        target = str(row[mapping["target"]]) if mapping.get("target") in row else gold[0]
-    return Doc(doc_id, question, choices, gold, subtask, target, dict(row))
+    return tuple(golds)
+
+
+def _answers(value: Any, key: str, where: str) -> tuple[str, ...]:
+    """A generate task's gold: answer strings (an integer is its digits); a float is refused,
+    since "2.5", "nan" or "inf" as written by str() is rarely what the data meant."""
+    golds = value if isinstance(value, list) else [value]
+    for g in golds:
+        if isinstance(g, float) and not math.isfinite(g):
+            raise InputError(f'{where}: field "{key}" holds {g} (not a finite number); a gold answer is a '
+                             f"string or an integer, or a list of them.")
+        if isinstance(g, float):
+            raise InputError(f'{where}: field "{key}" holds the number {g!r}; a gold answer is a string or an '
+                             f'integer, or a list of them: write "{g!r}" (a string) to compare it as written.')
+    if not golds or not all(isinstance(g, (str, int)) and not isinstance(g, bool) for g in golds):
+        raise InputError(
+            f'{where}: field "{key}" must be an answer string or a list of them, not {_shown(value)}.'
+        )
+    return tuple(str(g) for g in golds)
 
 
 def _load_hub(spec: TaskSpec) -> Task:

@@ -17,11 +17,18 @@ BOS follows `loading.add_bos_token`:
 - "true": BOS is prepended to whatever the string encodes to (a template that also writes it
   gives a doubled BOS, which is detected and reported, as it happens in the wild);
 - "false": no special tokens at all.
+
+A chat template is code that ships with the model, and real ones refuse input on purpose
+(`raise_exception("System role not supported")`); others fail to compile or reach for what the
+sandbox forbids. Every such failure is an `InputError` naming the template's file and the model,
+and, when the template only refuses the system message, the settings that avoid writing one.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from scoregap.engine.errors import InputError
 
@@ -74,16 +81,72 @@ def has_doubled_bos(tokenizer: Any, ids: list[int]) -> bool:
     return b is not None and len(ids) >= 2 and ids[0] == b and ids[1] == b
 
 
-def chat_renderer(tokenizer: Any) -> Callable[[list[dict[str, str]]], str] | None:
+TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "tokenizer_config.json", "fake-model.toml")
+"""Where a model directory keeps its chat template, in the order transformers prefers them (the
+fake backend's model file last)."""
+
+
+def chat_template_file(directory: str) -> str:
+    """The file that holds the chat template of the model in `directory`, for messages."""
+    for name in TEMPLATE_FILES:
+        path = Path(directory) / name
+        if directory and path.is_file():
+            return str(path)
+    return f"the tokenizer files in {directory}" if directory else "the tokenizer's files"
+
+
+def chat_renderer(
+    tokenizer: Any, model: str = "", directory: str = ""
+) -> Callable[[list[dict[str, str]]], str] | None:
     """The tokenizer's chat template as a function of a conversation, or None if it has none.
 
     Every backend renders chats through this one function (the template is a tokenizer file, not
     a property of the engine that runs the weights), so a prompt is the same string whichever
-    backend scores it, and a prompt can be shown without loading the model."""
+    backend scores it, and a prompt can be shown without loading the model. A template that
+    fails (its own `raise_exception`, a syntax error, an undefined name, an `{% include %}`, the
+    sandbox refusing an attribute) is an `InputError` naming the template's file and the model."""
     if not getattr(tokenizer, "chat_template", None):
         return None
 
-    def render(messages: list[dict[str, str]]) -> str:
+    def apply(messages: list[dict[str, str]]) -> str:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
+    def render(messages: list[dict[str, str]]) -> str:
+        try:
+            return apply(messages)
+        except Exception as err:   # a user's template can raise anything; none of it is our bug
+            refuses_system = _refuses_system(apply, messages)
+            raise template_error(err, model, directory, refuses_system) from err
+
     return render
+
+
+def _refuses_system(apply: Callable[[list[dict[str, str]]], str], messages: list[dict[str, str]]) -> bool:
+    """Whether the template fails only because the conversation has a system message."""
+    rest = [m for m in messages if m.get("role") != "system"]
+    if not rest or len(rest) == len(messages):
+        return False
+    try:
+        apply(rest)
+    except Exception:  # noqa: BLE001 - it fails without the system message too: another cause
+        return False
+    return True
+
+
+def template_error(err: BaseException, model: str, directory: str, refuses_system: bool = False) -> InputError:
+    """The paragraph for a chat template that cannot be compiled or rendered."""
+    where = chat_template_file(directory)
+    what = f'The chat template of the model "{model}" ({where})' if model else f"The chat template in {where}"
+    line = getattr(err, "lineno", None)
+    at = f" at line {line}" if isinstance(line, int) else ""
+    detail = f"{type(err).__name__}{at}: {' '.join(str(err).split())}".rstrip(" .:")
+    if refuses_system:
+        advice = ('It refuses a system message, and this setup writes one (chat.system_prompt, or the task '
+                  'description with chat.description_in = "system"). Set chat.system_prompt = "" and '
+                  'chat.description_in = "user", so that the description opens the user turn instead.')
+    elif "no loader" in str(err):   # jinja2: {% include %}, {% import %} or {% extends %}
+        advice = ("Chat templates are rendered on their own and cannot include other files: inline the "
+                  "included template, or set chat.apply_template = false.")
+    else:
+        advice = "Fix the template in that file, or set chat.apply_template = false to score without it."
+    return InputError(f"{what} failed to render ({detail}). {advice}")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import torch
-from demo_world import DEMO, MODEL, SEED, TASKS, choice_set, facts, words
+from demo_world import DEMO, MODEL, SEED, choice_set, facts, words
 
 from scoregap.engine.presets import load_setup
 from scoregap.engine.prompts import PromptBuilder

@@ -2,12 +2,19 @@
 
 `StderrProgress` draws one evaluation's progress (`scoregap eval`); `ConsoleEvents` follows a
 whole diagnosis through the engine's events protocol (`scoregap diagnose`).
+
+A failed check (or a repeat that cannot run) normally lets the others go on. But when the result
+cache could not be used (a full disk, a damaged file), every later check would fail the same way,
+a noise floor could miss a repeat, and the report would read "no check explained the gap":
+`ConsoleEvents(fatal=...)` stops the diagnosis at the next event instead, so the command line
+prints that one problem and exits 2.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from scoregap.engine.checks_api import CheckResult, Finding
@@ -81,11 +88,24 @@ def step_label(step: Step) -> str:
 
 
 class ConsoleEvents(NullEvents):
-    """A diagnosis on stderr: a progress line per step (unless quiet), a line per check."""
+    """A diagnosis on stderr: a progress line per step (unless quiet), a line per check.
 
-    def __init__(self, quiet: bool = False, stream: TextIO | None = None) -> None:
+    `fatal`, if given, is asked after measuring and after every check: an exception it returns
+    (the result cache's `failure`) is raised there, which stops the whole diagnosis."""
+
+    def __init__(self, quiet: bool = False, stream: TextIO | None = None,
+                 fatal: Callable[[], BaseException | None] | None = None) -> None:
         self.stream = stream or sys.stderr
         self.bar = None if quiet else StderrProgress(self.stream)
+        self.fatal = fatal
+
+    def _stop_if_fatal(self) -> None:
+        problem = self.fatal() if self.fatal else None
+        if problem is not None:
+            raise problem
+
+    def error(self, check: str, message: str) -> None:
+        self._stop_if_fatal()
 
     def progress(self, info: ProgressInfo) -> None:
         if self.bar is None:
@@ -99,6 +119,7 @@ class ConsoleEvents(NullEvents):
             self.bar.advance(info.done - self.bar.done)
 
     def measured(self, summary: Summary) -> None:
+        self._stop_if_fatal()
         print(f"  your score {100 * summary.yours:.1f} (n={summary.n}), reported {100 * summary.reported:.1f}, "
               f"gap {100 * summary.gap:+.1f}, noise floor ±{100 * summary.noise:.1f}", file=self.stream)
 
@@ -106,6 +127,7 @@ class ConsoleEvents(NullEvents):
         best = result.best
         effect = f"best: {best.variant.name} ({100 * best.delta:+.1f} points)" if best else result.message[:80]
         print(f"  {result.check:14} {result.status:8} {result.calls:6} calls  {effect}", file=self.stream)
+        self._stop_if_fatal()
 
     def concluded(self, report: dict[str, Any]) -> None:
-        pass
+        self._stop_if_fatal()

@@ -9,9 +9,8 @@ import pytest
 from check_setups import ALL_SETUPS, BUNDLED, make
 
 from scoregap.checks import CHECKS, get
-from scoregap.checks.base import probe_chat
 from scoregap.engine.checks_api import TRANSFORMS, Variant
-from scoregap.engine.prompts import PromptBuilder
+from scoregap.engine.prompts import PromptBuilder, probe_chat
 from scoregap.engine.setup import _split_dotted
 
 CHECK_IDS = [c.id for c in CHECKS]

@@ -13,9 +13,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from scoregap.checks.base import probe_chat
 from scoregap.engine.presets import load_setup, presets_for
-from scoregap.engine.prompts import PromptBuilder
+from scoregap.engine.prompts import PromptBuilder, probe_chat
 from scoregap.engine.tasks import load_task
 from scoregap.profiles import PROFILES_DIR
 

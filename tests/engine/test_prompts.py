@@ -374,3 +374,119 @@ def test_a_plain_template_with_an_unknown_name_fails_as_jinja_does() -> None:
 
     with pytest.raises(Exception, match="nope"):
         Template("{{ nope }}").render({"text": "x"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Size limits: a runaway template or a huge doc fails fast with the limit in the message
+
+BOMBS = [
+    "{{ 'x' * 2000000000 }}", "{{ ['x'] * 2000000000 }}", "{{ 'x'.center(2000000000) }}",
+    "{{ 'x'.ljust(2000000000) }}", "{{ 'x'.zfill(2000000000) }}", "{{ 'x' | center(2000000000) }}",
+    "{{ 'x' | indent(2000000000) }}", "{{ '%2000000000d' % 1 }}", "{{ '%*d' % (2000000000, 1) }}",
+    "{{ '%2000000000d' | format(1) }}", "{{ '{:2000000000}'.format(1) }}", "{{ '{:{w}}'.format(1, w=2000000000) }}",
+    "{{ 7 ** 2000000000 }}", "{{ [1] | tojson(indent=2000000000) }}", "{{ [1] | batch(2000000000, 0) | list }}",
+    "{{ ('x' * 900000) | replace('', 'yy') }}", "{{ ('x' * 900000).replace('', 'yy') }}",
+    "{{ (['xxxxxxxxxx'] * 900000) | join }}", "{{ '-'.join(['xxxxxxxxxx'] * 900000) }}",
+    "{{ ('x' * 999999) + ('x' * 999999) }}", "{% set q = 'x' * 999999 %}{{ q ~ q ~ q }}",
+    "{% set q = 'x' * 999999 %}{% set b %}{{ q }}{{ q }}{% endset %}{{ b | length }}",
+    "{% set ns = namespace(s='xx') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+    "{% macro f(s, n) %}{{ f(s ~ s, n - 1) if n else s }}{% endmacro %}{{ f('x', 60) }}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{{ ('\\t' * 999) .expandtabs(2000000000) }}",
+]
+
+
+@pytest.mark.parametrize("template", BOMBS)
+def test_a_template_cannot_build_a_huge_value(plain: Setup, task: Task, template: str) -> None:
+    """Bug: these passed the sandbox and hung (or took all memory) before any message."""
+    import time
+
+    setup = plain.with_values({"prompt.template": template})
+    began = time.perf_counter()
+    with pytest.raises(InputError) as info:
+        PromptBuilder(setup, task).render(task.docs[0])
+    assert time.perf_counter() - began < 5
+    message = str(info.value)
+    assert "prompt.template failed to render for doc 0" in message and "1,000,000" in message
+
+
+@pytest.mark.parametrize("key", ["prompt.description", "prompt.choice_format"])
+def test_every_template_key_is_bounded(plain: Setup, task: Task, key: str) -> None:
+    setup = plain.with_values({key: "{{ 'x' * 2000000000 }}"})
+    with pytest.raises(InputError, match=f"{key} failed to render.*1,000,000"):
+        PromptBuilder(setup, task).render(task.docs[0])
+
+
+@pytest.mark.parametrize("source", [
+    "{{ question ~ '!' ~ 3 ~ none }}", "{% for c in choice_list %}{{ loop.index }}={{ c | upper }};{% endfor %}",
+    "{{ '%-6s|' % label }}{{ '{:>5}'.format(text) }}", "{{ choice_list | join(', ') }} {{ 'ab' * 3 }}",
+    "{% set ns = namespace(s='') %}{% for i in range(3) %}{% set ns.s = ns.s ~ i %}{% endfor %}{{ ns.s }}",
+    "{{ text | center(12) }}|{{ text | indent(2, true) }}|{{ [1, 2] | tojson }}|{{ 2 ** 10 }}",
+    "{% macro m(x) %}<{{ x }}>{% endmacro %}{{ m(label) }}{{ text.replace('plums', 'pears') }}",
+])
+def test_bounded_templates_render_as_stock_jinja_does(source: str) -> None:
+    """The checks change nothing for a template within the limits."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from scoregap.engine.prompts import Template
+
+    stock = ImmutableSandboxedEnvironment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    values = {"label": "B", "text": "43 plums", "question": "How many?", "choice_list": ["x", "y"]}
+    assert Template(source).render(values) == stock.from_string(source).render(**values)
+
+
+def test_a_huge_doc_fails_fast_naming_the_doc_and_its_size(tmp_path: Path, plain: Setup) -> None:
+    """Bug: a 10 MB question was rendered, then tokenized for over a minute."""
+    import time
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "t.toml").write_text('kind = "multiple_choice"\ndocs = "t.jsonl"\n')
+    rows = [DOCS[0], {**DOCS[1], "question": "x" * 10_000_000}]
+    (folder / "t.jsonl").write_text("".join(json.dumps(d) + "\n" for d in rows))
+    began = time.perf_counter()
+    task = load_task(TaskSpec(path=str(folder / "t.toml")))
+    setup = plain.with_values({"task.path": str(folder / "t.toml")})
+    with pytest.raises(InputError) as info:
+        PromptBuilder(setup, task).render(task.docs[1])
+    assert time.perf_counter() - began < 5
+    message = str(info.value)
+    assert "doc 1" in message and "t.jsonl, line 2" in message and "10,000,0" in message and "1,000,000" in message
+
+
+def test_a_whole_prompt_is_bounded_too(tmp_path: Path, plain: Setup) -> None:
+    """Each piece under the template limit, but shots add up past the prompt limit."""
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    (folder / "t.toml").write_text('kind = "multiple_choice"\ndocs = "t.jsonl"\nfewshot = "p.jsonl"\n')
+    (folder / "t.jsonl").write_text(json.dumps(DOCS[0]) + "\n")
+    pool = [{**SHOTS[i], "question": "y" * 900_000} for i in range(3)]
+    (folder / "p.jsonl").write_text("".join(json.dumps(d) + "\n" for d in pool))
+    task = load_task(TaskSpec(path=str(folder / "t.toml")))
+    setup = plain.with_values({"task.path": str(folder / "t.toml"), "fewshot.k": 3})
+    with pytest.raises(InputError) as info:
+        PromptBuilder(setup, task).render(task.docs[0])
+    message = str(info.value)
+    assert "the prompt of doc 0" in message and "2,000,000" in message and "3 shots" in message
+
+
+def test_roman_labels_past_twelve_name_the_task_and_the_doc(tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    (folder / "t.toml").write_text('kind = "multiple_choice"\ndocs = "t.jsonl"\n')
+    rows = [DOCS[0], {"question": "Pick.", "choices": [f"c{i}" for i in range(13)], "answer": 0}]
+    (folder / "t.jsonl").write_text("".join(json.dumps(d) + "\n" for d in rows))
+    task = load_task(TaskSpec(path=str(folder / "t.toml")))
+    setup = Setup().with_values({"task.path": str(folder / "t.toml"), "prompt.choice_labels": "I"})
+    with pytest.raises(InputError) as info:
+        PromptBuilder(setup, task).render(task.docs[1])
+    message = str(info.value)
+    assert "doc 1" in message and str(folder / "t.toml") in message and "t.jsonl, line 2" in message
+    assert "13 choices" in message and '"A"' in message
+
+
+def test_small_range_loops_still_work(plain: Setup, task: Task) -> None:
+    setup = plain.with_values({"prompt.template": "{% for i in range(3) %}{{ i }}{% endfor %} {{ question }}"})
+    assert PromptBuilder(setup, task).render(task.docs[0]).context.startswith("012 What is 2 plus 3?")

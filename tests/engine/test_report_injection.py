@@ -4,10 +4,10 @@ renderer (markdown-it-py) with hostile payloads in each place, and must keep its
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import tomli_w
+import tomllib
 from fakeworld import write_fake_model, write_mc_task, write_session, write_setup
 from markdown_it import MarkdownIt
 

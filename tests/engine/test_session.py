@@ -81,3 +81,108 @@ def test_check_ids_are_validated_in_one_place():
     assert parse_check_ids(["prompt", " metric", ""], "--checks") == ("metric", "prompt")   # checklist order
     with pytest.raises(InputError, match='--checks names "promt".*Did you mean "prompt"'):
         parse_check_ids(["promt"], "--checks")
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores: finite and in range; every message with the real line
+
+
+def _message(tmp_path, text: str) -> str:
+    with pytest.raises(InputError) as info:
+        load_session(write(tmp_path, text))
+    message = str(info.value)
+    assert "line ?" not in message
+    return message
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    ("score = nan", "not a finite number"),
+    ("score = inf", "not a finite number"),
+    ("score = -inf", "not a finite number"),
+    ("score = -5", "between 0 and 1"),
+    ("score = 1e308", "between 0 and 100"),
+    ("score = 150", 'read as a percent (scale "auto"'),
+    ('score = 1.5\nscale = "fraction"', 'scale = "fraction", a score lies between 0 and 1'),
+    ('score = -1\nscale = "percent"', "between 0 and 100"),
+    ('score = 101\nscale = "percent"', "between 0 and 100"),
+])
+def test_a_reported_score_that_is_no_score_is_refused(tmp_path, line: str, needle: str) -> None:
+    """Bug: nan and inf exited 0 with a bare NaN in the report; -5 and 1e308 were accepted."""
+    message = _message(tmp_path, BASE + "[reported]\n" + line + "\n")
+    assert "session.toml, line 6: reported.score" in message and needle in message
+
+
+@pytest.mark.parametrize(("score", "scale", "fraction"), [
+    ("0", "auto", 0.0), ("1", "auto", 1.0), ("100", "auto", 1.0), ("0", "percent", 0.0), ("100", '"percent"', 1.0),
+    ("1.0", '"fraction"', 1.0),
+])
+def test_scores_at_the_ends_of_their_scale_are_fine(tmp_path, score: str, scale: str, fraction: float) -> None:
+    scale_line = f"scale = {scale}\n" if scale.startswith('"') else ""
+    session = load_session(write(tmp_path, BASE + f"[reported]\nscore = {score}\n{scale_line}"))
+    assert session.reported_score == pytest.approx(fraction)
+
+
+@pytest.mark.parametrize(("line", "needle"), [("score = nan", "not a finite number"), ("score = -3", "between 0 and 1"),
+                                              ("score = 250", "between 0 and 100")])
+def test_your_score_is_checked_alike(tmp_path, line: str, needle: str) -> None:
+    """Bug: yours.score = nan was silently ignored."""
+    text = BASE.replace('setup = "mine.toml"\n', f'setup = "mine.toml"\n{line}\n') + "[reported]\nscore = 61.9\n"
+    message = _message(tmp_path, text)
+    assert "session.toml, line 5: yours.score" in message and needle in message
+
+
+def test_the_reported_setup_is_loaded_with_the_session(tmp_path) -> None:
+    """Bug: reported.setup = "nope/preset" was ignored until a check needed it."""
+    message = _message(tmp_path, BASE + '[reported]\nscore = 61.9\nsetup = "nope/preset"\n')
+    assert "session.toml, line 7: reported.setup" in message and "nope/preset" in message
+    (tmp_path / "theirs.toml").write_text('[fewshot]\nsampler = "randm"\n')
+    message = _message(tmp_path, BASE + '[reported]\nscore = 61.9\nsetup = "theirs.toml"\n')
+    assert "theirs.toml, line 2" in message and "randm" in message
+
+
+@pytest.mark.parametrize(("extra", "where"), [
+    ('[reported]\nscore = 61.9\n[reported.known]\n\n"fewshot.k" = "five"\n', "line 9: [reported.known]"),
+    ('[reported]\nscore = 61.9\nknown = { "fewshot.k" = "five" }\n', "line 7: [reported.known]"),
+    ('[reported]\nscore = 61.9\n[reported.known]\n"generation.top_p" = nan\n', "line 8: [reported.known]"),
+    ('[reported]\nscore = 61.9\n[diagnosis]\nchecks = [1]\n', "line 8: diagnosis.checks"),
+    ('[reported]\nscore = 61.9\n[diagnosis]\nlimit = -1\n', "line 8: diagnosis.limit"),
+    ('[reported]\nscore = 61.9\nscale = "permille"\n', "line 7: reported.scale"),
+    ('[yours.extra]\nx = 1\n[reported]\nscore = 61.9\n', 'line 5: unknown key "extra" in [yours]'),
+    ('[reported]\nscore = 61.9\n[reported]\n', "line 7: not valid TOML"),
+    ("[reported]\nscore = 61.9\n[truth]\nstory = 3\n", "line 8: truth.story must be a string"),
+])
+def test_every_message_gives_the_real_line(tmp_path, extra: str, where: str) -> None:
+    """Bug: keys in [reported.known], dotted keys and inline tables said "line ?"."""
+    assert f"session.toml, {where}" in _message(tmp_path, BASE + extra)
+
+
+def test_facts_that_are_valid_together_are_accepted(tmp_path) -> None:
+    """Each fact is checked alone for its type; only together against the rest of the setup."""
+    text = BASE + ('[reported]\nscore = 61.9\n[reported.known]\n"scoring.method" = "generate"\n'
+                   '"scoring.metric" = "exact_match"\n')
+    assert load_session(write(tmp_path, text)).known["scoring.metric"] == "exact_match"
+
+
+def test_a_dotted_key_gives_its_line(tmp_path) -> None:
+    message = _message(tmp_path, 'reported.score = "high"\n' + BASE)
+    assert "session.toml, line 1: reported.score must be a number" in message
+
+
+def test_a_model_path_that_is_a_file_or_a_loop(tmp_path) -> None:
+    (tmp_path / "weights.bin").write_text("x")
+    message = _message(tmp_path, BASE.replace("org/model", "./weights.bin") + "[reported]\nscore = 61.9\n")
+    assert "session.toml, line 2: model.path" in message and "is a file" in message
+    (tmp_path / "loop").symlink_to("loop")
+    message = _message(tmp_path, BASE.replace("org/model", "./loop") + "[reported]\nscore = 61.9\n")
+    assert "symbolic link that loops" in message
+
+
+def test_a_bom_opens_a_session_fine(tmp_path) -> None:
+    assert load_session(write(tmp_path, "\ufeff" + BASE + "[reported]\nscore = 61.9\n")).reported_score == \
+        pytest.approx(0.619)
+
+
+def test_a_directory_as_your_setup_says_so(tmp_path) -> None:
+    (tmp_path / "adir").mkdir()
+    message = _message(tmp_path, BASE.replace("mine.toml", "adir") + "[reported]\nscore = 61.9\n")
+    assert "session.toml, line 4: yours.setup" in message and "is a directory" in message

@@ -418,3 +418,127 @@ def test_to_toml_round_trips(write_setup) -> None:
 
 def test_defaults_round_trip_through_toml(write_setup) -> None:
     assert load_setup(write_setup(Setup().to_toml())) == Setup()
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed input: a clear error, never a traceback or a silently accepted value
+
+
+@pytest.mark.parametrize(("line", "key"), [
+    ("temperature = nan", "generation.temperature"), ("temperature = inf", "generation.temperature"),
+    ("temperature = -inf", "generation.temperature"), ("top_p = nan", "generation.top_p"),
+    ("top_p = -nan", "generation.top_p"),
+])
+def test_a_non_finite_number_is_refused_with_its_line(write_setup, line: str, key: str) -> None:
+    """Bug: nan passed every range check (nan < 0 is false) and reached the sampler."""
+    path = write_setup(f"[generation]\n{line}\n")
+    message = _error(path)
+    assert f"{path.resolve()}, line 2" in message and key in message and "finite" in message
+
+
+def test_a_non_finite_number_is_refused_in_a_variant_too(write_setup) -> None:
+    with pytest.raises(InputError, match="finite"):
+        load_setup(write_setup("")).with_values({"generation.temperature": float("nan")})
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:0", "cuda:12", "mps", "mps:0"])
+def test_device_strings_of_the_allowed_forms_load(write_setup, device: str) -> None:
+    assert load_setup(write_setup(f'[loading]\ndevice = "{device}"\n')).loading.device == device
+
+
+@pytest.mark.parametrize("device", ["tpu:99", "???", "", "cpu:0", "cuda:", "cuda:-1", "CUDA", " cuda", "cuda:0 "])
+def test_device_strings_of_other_forms_are_refused(write_setup, device: str) -> None:
+    """Bug: "tpu:99" or "???" reached torch and ended in a traceback."""
+    path = write_setup(f'[loading]\n\ndevice = "{device}"\n')
+    message = _error(path)
+    assert f"{path.resolve()}, line 3" in message and "loading.device" in message
+    assert '"cuda:N"' in message and '"mps:N"' in message
+
+
+def test_truncation_is_error_unless_the_setup_asks_for_left(write_setup) -> None:
+    assert load_setup(write_setup("")).loading.truncation == "error"
+    assert load_setup(write_setup('[loading]\ntruncation = "left"\n', "l.toml")).loading.truncation == "left"
+    message = _error(write_setup('[loading]\ntruncation = "right"\n', "r.toml"))
+    assert "loading.truncation" in message and '"error", "left"' in message
+
+
+def test_a_byte_order_mark_is_accepted_and_lines_still_count(write_setup) -> None:
+    """Bug: a BOM (Windows editors) gave "Invalid statement (line 1, column 1)"."""
+    plain = load_setup(write_setup('[fewshot]\nk = 3\n', "plain.toml"))
+    assert load_setup(write_setup('\ufeff[fewshot]\nk = 3\n', "bom.toml")) == plain
+    assert "bad.toml, line 3" in _error(write_setup('\ufeff[fewshot]\nk = 1\nsampler = "x"\n', "bad.toml"))
+
+
+def test_bytes_that_are_not_utf8_name_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "setup.toml"
+    path.write_bytes(b'[prompt]\ndescription = "caf\xe9"\n')
+    message = _error(path)
+    assert f"{path}, line 2" in message and "not valid UTF-8" in message
+
+
+@pytest.mark.parametrize("text", ["x = " + "[" * 100_000, "x = " + "{a=" * 50_000, "x = " + "[" * 5_000])
+def test_runaway_nesting_is_an_error_not_a_recursion_error(write_setup, text: str) -> None:
+    message = _error(write_setup(text + "\n"))
+    assert "nested too deeply" in message and "line 1" in message
+
+
+def test_a_setup_file_too_big_to_hold_settings_is_refused_unread(write_setup) -> None:
+    """Bug: a 10 MB prompt.description was parsed, rendered and tokenized for minutes."""
+    message = _error(write_setup('[prompt]\ndescription = "' + "x" * 1_100_000 + '"\n'))
+    assert "1,100,0" in message and "1,000,000" in message
+
+
+def test_a_directory_is_not_reported_as_missing(tmp_path: Path, write_setup) -> None:
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "adir" / "one.toml").write_text("")
+    message = _error(tmp_path / "adir")
+    assert "is a directory" in message and "one.toml" in message and "not found" not in message
+    extends = _error(write_setup('extends = "adir"\n'))
+    assert "setup.toml, line 1: extends" in extends and "is a directory" in extends
+
+
+def test_a_symlink_loop_is_named_as_one(tmp_path: Path, write_setup) -> None:
+    (tmp_path / "loop.toml").symlink_to("loop.toml")
+    assert "symbolic link that loops" in _error(tmp_path / "loop.toml")
+    assert "symbolic link that loops" in _error(write_setup('extends = "loop.toml"\n'))
+
+
+def test_a_task_path_that_is_a_directory_or_a_loop_names_the_setup_line(tmp_path: Path, write_setup) -> None:
+    (tmp_path / "tasks").mkdir()
+    message = _error(write_setup('[task]\nlimit = 2\npath = "tasks"\n'))
+    assert "setup.toml, line 3" in message and "task.path" in message and "is a directory" in message
+    (tmp_path / "loop.toml").symlink_to("loop.toml")
+    message = _error(write_setup('[task]\npath = "loop.toml"\n', "b.toml"))
+    assert "b.toml, line 2" in message and "symbolic link" in message
+
+
+def test_a_missing_task_path_still_loads(write_setup) -> None:
+    """A setup may be written before its task: the task loader says it is missing."""
+    assert load_setup(write_setup('[task]\npath = "later/t.toml"\n')).task.path.endswith("t.toml")
+
+
+@pytest.mark.parametrize(("text", "section", "key", "line"), [
+    ('[a]\nx = 1\n[b]\nx = 2\n', "b", "x", 4),
+    ('a.x = 1\n[b]\n', "a", "x", 1),
+    ('[a]\n"x" = 1\n', "a", "x", 2),
+    ("[a]\n'x.y' = 1\n", "a", "x.y", 2),
+    ('[reported.known]\n"fewshot.k" = 5\n', "reported.known", "fewshot.k", 2),
+    ('[reported]\nknown."fewshot.k" = 5\n', "reported.known", "fewshot.k", 2),
+    ('[reported]\nknown = { "fewshot.k" = 5 }\n', "reported.known", "fewshot.k", 2),
+    ('[ task . fields ]\nq = "x"\n', "task", "fields", 1),
+    ('x = """\n[a]\ny = 1\n"""\n[a]\ny = 2\n', "a", "y", 6),
+    ("[a]\nx = 1\n", "a", "y", None),
+    ("[a]\nx = 1\n", "b", "x", None),
+    ('extends = "p"\n', "", "extends", 1),
+])
+def test_line_of_finds_a_key_however_it_is_written(text: str, section: str, key: str, line: int | None) -> None:
+    from scoregap.engine.presets import line_of
+
+    assert line_of(text, section, key) == line
+
+
+def test_line_of_finds_a_table_made_by_a_longer_key() -> None:
+    from scoregap.engine.presets import line_of
+
+    assert line_of('[yours]\nsetup = "x"\nextra.sub = 1\n', "yours", "extra") == 3
+    assert line_of('[a]\n[reported.known]\nx = 1\n', "", "reported") == 2

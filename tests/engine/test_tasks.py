@@ -252,3 +252,140 @@ def test_an_edited_docs_file_is_read_again(mc_task: Path) -> None:
     stat = docs.stat()
     os.utime(docs, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000_000))
     assert len(_load(mc_task).docs) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed input: a clear error naming the file and the line, never a traceback
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    ('question = ["q"]', "[fields] question must be a string"),
+    ("gold = { a = 1 }", "[fields] gold must be a string"),
+    ("choices = 3", "[fields] choices must be a string"),
+])
+def test_a_field_mapping_that_is_not_a_string(tmp_path: Path, line: str, needle: str) -> None:
+    """Bug: a list or a table here was unhashable: TypeError from the row cache."""
+    toml = MC_TASK.split("[fields]")[0] + "[fields]\n" + line + "\n"
+    path = write_task(tmp_path, toml, {"mini.test.jsonl": _jsonl(_mc_rows(1)), "mini.dev.jsonl": ""})
+    message = _error(path)
+    assert f"{path}, line 6" in message and needle in message
+
+
+@pytest.mark.parametrize(("old", "new", "line", "needle"), [
+    ('name = "mini"', "name = {a = 1}", 1, "name must be a string"),
+    ('name = "mini"', "name = 123", 1, "name must be a string"),
+    ('name = "mini"', 'name = "mini"\ndescription = 5', 2, "description must be a string"),
+    ('docs = "mini.test.jsonl"', "docs = 3", 3, "docs must be a file name"),
+    ("[fields]", "fields = 3\n[other]", 5, "fields must be a table"),
+])
+def test_task_file_values_of_the_wrong_type(tmp_path: Path, old: str, new: str, line: int, needle: str) -> None:
+    path = write_task(tmp_path, MC_TASK.replace(old, new), {"mini.test.jsonl": _jsonl(_mc_rows(1))})
+    message = _error(path)
+    assert f"{path}, line {line}" in message and needle in message
+
+
+@pytest.mark.parametrize("key", ["docs", "fewshot"])
+def test_a_data_file_that_is_a_directory(tmp_path: Path, key: str) -> None:
+    """Bug: IsADirectoryError."""
+    path = write_task(tmp_path, MC_TASK, {"mini.test.jsonl": _jsonl(_mc_rows(1)), "mini.dev.jsonl": ""})
+    target = tmp_path / ("mini.test.jsonl" if key == "docs" else "mini.dev.jsonl")
+    target.unlink()
+    target.mkdir()
+    message = _error(path)
+    assert f'{path}, line {3 if key == "docs" else 4}: {key} =' in message and "is a directory" in message
+
+
+def test_a_data_file_that_is_a_symlink_loop(tmp_path: Path) -> None:
+    path = write_task(tmp_path, MC_TASK.replace("mini.test.jsonl", "loop.jsonl"), {})
+    (tmp_path / "loop.jsonl").symlink_to("loop.jsonl")
+    assert "symbolic link that loops" in _error(path)
+
+
+def test_a_task_path_that_is_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    message = _error(tmp_path / "t")
+    assert "is a directory" in message and "not found" not in message
+
+
+def test_invalid_utf8_names_the_line_and_column(tmp_path: Path) -> None:
+    path = write_task(tmp_path, MC_TASK, {"mini.dev.jsonl": ""})
+    (tmp_path / "mini.test.jsonl").write_bytes(_jsonl(_mc_rows(1)).encode() + b'{"q": "caf\xe9"}\n')
+    message = _error(path)
+    assert f"{tmp_path / 'mini.test.jsonl'}, line 2" in message and "not valid UTF-8" in message
+    assert "column 11" in message
+
+
+def test_a_bom_and_line_separators_inside_strings_are_fine(tmp_path: Path) -> None:
+    """A BOM (Windows tools) is dropped; U+2028 is legal inside a JSON string and must not split
+    the line as str.splitlines would."""
+    rows = _mc_rows(2)
+    rows[0]["q"] = "first\u2028second\x0bthird"
+    text = "\ufeff" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    path = write_task(tmp_path, MC_TASK, {"mini.test.jsonl": text, "mini.dev.jsonl": _jsonl(rows)})
+    docs = _load(path).docs
+    assert len(docs) == 2 and docs[0].question == "first\u2028second\x0bthird"
+
+
+def test_windows_line_ends_are_fine(tmp_path: Path) -> None:
+    text = "".join(json.dumps(r) + "\r\n" for r in _mc_rows(3)) + "\r\n"
+    path = write_task(tmp_path, MC_TASK, {"mini.test.jsonl": text, "mini.dev.jsonl": text})
+    assert [d.question for d in _load(path).docs] == ["Question 0?", "Question 1?", "Question 2?"]
+
+
+def test_a_value_nested_100000_deep(tmp_path: Path) -> None:
+    """Bug: RecursionError from json."""
+    row = '{"q": "x", "options": ["a"], "label": 0, "deep": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    path = write_task(tmp_path, MC_TASK, {"mini.test.jsonl": _jsonl(_mc_rows(1)) + row, "mini.dev.jsonl": ""})
+    message = _error(path)
+    assert "line 2" in message and "nested too deeply" in message
+
+
+@pytest.mark.parametrize(("row", "field"), [
+    ('{"q": "a \\ud800 b", "options": ["a"], "label": 0}', '"q"'),
+    ('{"q": "x", "options": ["a", "\\udfff"], "label": 0}', '"options[1]"'),
+    ('{"q": "x", "options": ["a"], "label": 0, "meta": {"note": "\\ud83d"}}', '"meta.note"'),
+])
+def test_a_lone_surrogate_names_line_and_field(tmp_path: Path, row: str, field: str) -> None:
+    """Bug: accepted at load, then a UnicodeEncodeError when requests were hashed."""
+    path = write_task(tmp_path, MC_TASK, {"mini.test.jsonl": row + "\n", "mini.dev.jsonl": ""})
+    message = _error(path)
+    assert "line 1" in message and f"field {field}" in message and "lone surrogate" in message
+
+
+def test_a_surrogate_pair_is_one_character_and_fine(tmp_path: Path) -> None:
+    row = '{"q": "smile \\ud83d\\ude00", "options": ["a"], "label": 0}\n'
+    path = write_task(tmp_path, MC_TASK, {"mini.test.jsonl": row, "mini.dev.jsonl": row})
+    assert _load(path).docs[0].question == "smile \U0001f600"
+
+
+@pytest.mark.parametrize(("answers", "needle"), [
+    ("NaN", "not a finite number"), ("[Infinity]", "not a finite number"), ('["4", -Infinity]', "not a finite"),
+    ("2.5", 'write "2.5"'), ("[true]", "answer string"), ("null", "answer string"), ("[]", "answer string"),
+])
+def test_generate_golds_must_be_strings_or_integers(tmp_path: Path, answers: str, needle: str) -> None:
+    """Bug: NaN and [Infinity] became the answers "nan" and "inf"."""
+    row = '{"question": "?", "answers": ' + answers + "}\n"
+    path = write_task(tmp_path, GEN_TASK, {"gen.test.jsonl": row, "gen.dev.jsonl": row})
+    message = _error(path)
+    assert "line 1" in message and '"answers"' in message and needle in message
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"topic": ["math"]}, 'field "topic" (the subtask) must be a string'),
+    ({"topic": None}, 'field "topic" (the subtask) must be a string'),
+])
+def test_a_subtask_must_be_text(tmp_path: Path, change: dict, needle: str) -> None:
+    row = {**_mc_rows(1)[0], **change}
+    path = write_task(tmp_path, MC_TASK, {"mini.test.jsonl": _jsonl([row]), "mini.dev.jsonl": ""})
+    assert needle in _error(path)
+
+
+def test_a_written_answer_must_be_text(tmp_path: Path) -> None:
+    row = {"question": "?", "answers": "4", "worked": {"steps": 2}}
+    path = write_task(tmp_path, GEN_TASK, {"gen.test.jsonl": _jsonl([row]), "gen.dev.jsonl": ""})
+    assert 'field "worked" (the written answer) must be a string' in _error(path)
+
+
+def test_each_doc_knows_where_it_is_written(mc_task: Path) -> None:
+    docs = _load(mc_task).docs
+    assert docs[2].source == f"{mc_task.parent / 'mini.test.jsonl'}, line 3"

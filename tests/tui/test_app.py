@@ -232,7 +232,7 @@ async def _test_a_bad_session_and_a_bad_model_are_messages_not_crashes(tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, ErrorScreen)
-        assert "wrong type" in app.screen.message
+        assert "model.path must be a string" in app.screen.message and "line 2" in app.screen.message
         await pilot.press("escape")
         app.open_session(bad_model)
         await settle(app, pilot)

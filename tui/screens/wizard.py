@@ -78,7 +78,7 @@ def session_files(a: Answers, yours: Setup, session_path: Path) -> dict[Path, st
     import tomli_w
 
     from scoregap.engine.checks_api import CHECK_IDS
-    from scoregap.engine.session import Session, to_fraction
+    from scoregap.engine.session import Session, check_score
 
     files: dict[Path, str] = {}
     setup_ref = a.setup
@@ -96,10 +96,10 @@ def session_files(a: Answers, yours: Setup, session_path: Path) -> dict[Path, st
     model = a.model
     if Path(model).expanduser().is_dir():
         model = str(Path(model).expanduser().resolve())
-    reported, scale = to_fraction(a.reported_score, "auto")
+    reported, scale = check_score(a.reported_score, "auto", "The reported score")
     session = Session(
         path=str(session_path), model=model, revision=a.revision, yours=yours,
-        yours_score=None if a.yours_score is None else to_fraction(a.yours_score, "auto")[0],
+        yours_score=None if a.yours_score is None else check_score(a.yours_score, "auto", "Your score")[0],
         reported_score=reported, reported_raw=a.reported_score, reported_scale=scale, reported_source=a.source,
         reported_setup=a.reported_setup, known=dict(a.known), checks=a.checks or CHECK_IDS, limit=a.limit,
         yours_setup=setup_ref,
@@ -296,8 +296,13 @@ class WizardScreen(Screen):
 
         if not value["reported-score"]:
             raise InputError("The reported score is required: the number you are trying to reproduce.")
+        from scoregap.engine.session import check_score
+
         self.answers.reported_score = _number(value["reported-score"], "The reported score")
+        check_score(self.answers.reported_score, "auto", "The reported score")   # finite, on a scale
         self.answers.yours_score = _number(value["yours-score"], "Your score") if value["yours-score"] else None
+        if self.answers.yours_score is not None:
+            check_score(self.answers.yours_score, "auto", "Your score")
         self.answers.source = value["source"]
         if value["reported-setup"]:
             load_setup(value["reported-setup"])
