@@ -33,6 +33,7 @@ NOTES = {
     "acc_bytes": "log-probability divided by the choice's length in bytes",
     "acc_token": "log-probability divided by the choice's length in tokens",
     "acc_mutual_info": "PMI: log-probability minus the answer's log-probability alone (new requests)",
+    "mc2": "the probability mass on the true answers, the choices' probabilities normalized to 1",
     "exact_match": "the answer equals a gold answer",
     "quasi_exact_match": "equal after HELM's normalization (case, punctuation, articles, spaces)",
     "prefix_exact_match": "the answer starts with a gold answer",
@@ -42,8 +43,8 @@ NOTES = {
 
 
 def other_metrics(yours: Setup) -> list[str]:
-    if yours.scoring.method == "loglikelihood":
-        pool = MC_METRICS
+    if yours.scoring.method == "loglikelihood":   # mc2 only where the task is scored by it
+        pool = tuple(m for m in MC_METRICS if m != "mc2" or yours.scoring.metric == "mc2")
     else:
         math_like = yours.scoring.extract in MATH_EXTRACTORS or yours.scoring.metric == "math_equiv"
         pool = tuple(m for m in GEN_METRICS if m != "math_equiv" or math_like)

@@ -141,9 +141,9 @@ class Engine:
         with self._tokenizer_lock:
             if prompt.continuations:
                 gold = doc.gold[0] if doc.gold else 0
-                continuation = prompt.continuations[gold if isinstance(gold, int) else 0]
-                ctx, cont = encode_pair(tokenizer, prompt.context, continuation, bos)
-                ids, text = ctx + cont, prompt.context + continuation
+                context, continuation = prompt.pair(gold if isinstance(gold, int) else 0)
+                ctx, cont = encode_pair(tokenizer, context, continuation, bos)
+                ids, text = ctx + cont, context + continuation
             else:
                 ids, text = encode(tokenizer, prompt.context, bos), prompt.context
             pieces = tuple((i, tokenizer.decode([i])) for i in ids)

@@ -25,7 +25,7 @@ import numpy as np
 
 from scoregap.engine.answers import helm_normalize
 
-MC_METRICS: tuple[str, ...] = ("acc", "acc_norm", "acc_bytes", "acc_token", "acc_mutual_info")
+MC_METRICS: tuple[str, ...] = ("acc", "acc_norm", "acc_bytes", "acc_token", "acc_mutual_info", "mc2")
 GEN_METRICS: tuple[str, ...] = (
     "exact_match",
     "prefix_exact_match",
@@ -71,7 +71,7 @@ def predicted_choice(
     if not targets:
         raise ValueError("a multiple-choice doc needs at least one choice")
     lls = np.asarray(logprobs, dtype=np.float64)
-    if metric == "acc":
+    if metric in ("acc", "mc2"):
         scores = lls
     elif metric == "acc_norm":
         scores = _divide(lls, [len(t) for t in targets])
@@ -103,12 +103,26 @@ def score_choices(
     n_tokens: Sequence[int] | None = None,
     unconditional: Sequence[float] | None = None,
 ) -> float:
-    """1.0 when `metric` picks the gold choice (any of them, when `gold` is a list), else 0.0."""
+    """1.0 when `metric` picks the gold choice (any of them, when `gold` is a list), else 0.0;
+    for mc2, the probability mass on the gold choices once the choices' probabilities are
+    normalized to sum to 1 (TruthfulQA's MC2, lm-eval's `process_results_mc2`)."""
+    if metric == "mc2":
+        return mc2(logprobs, gold)
     pred = predicted_choice(
         metric, logprobs, targets, n_tokens=n_tokens, unconditional=unconditional
     )
     golds = [int(gold)] if isinstance(gold, (int, np.integer)) else [int(g) for g in gold]
     return 1.0 if pred in golds else 0.0
+
+
+def mc2(logprobs: Sequence[float], gold: int | Sequence[int]) -> float:
+    """The share of probability on the true answers: exp(ll) normalized over the choices, summed
+    over the gold ones. Shifted by the largest ll first, which leaves the ratio as it is and
+    keeps long answers (ll of -800 and below) from underflowing to 0/0."""
+    lls = np.asarray(logprobs, dtype=np.float64)
+    probs = np.exp(lls - lls.max())
+    golds = [int(gold)] if isinstance(gold, (int, np.integer)) else [int(g) for g in gold]
+    return float(probs[golds].sum() / probs.sum())
 
 
 # ----------------------------------------------------------------------------------- generative

@@ -83,6 +83,11 @@ class Prompt:
     continuations: tuple[str, ...]     # multiple choice: one per choice, delimiter included
     targets: tuple[str, ...]           # multiple choice: the target strings, no delimiter
     messages: tuple[Message, ...]      # the conversation before flattening, for display
+    contexts: tuple[str, ...] = ()     # partial scoring: one context per choice (`context` is the gold's)
+
+    def pair(self, i: int) -> tuple[str, str]:
+        """The context and continuation scored for choice `i`."""
+        return (self.contexts[i] if self.contexts else self.context), self.continuations[i]
 
 
 class PromptBuilder:
@@ -94,14 +99,18 @@ class PromptBuilder:
                 f"{setup.source or 'The setup'}: chat.apply_template = true, but the model's "
                 f"tokenizer has no chat template. Set chat.apply_template = false."
             )
-        if setup.fewshot.k > len(task.fewshot) - (1 if task.fewshot_is_docs else 0):
-            raise InputError(
-                f"{setup.source or 'The setup'}: fewshot.k = {setup.fewshot.k}, but the task's "
-                f"few-shot pool ({task.source}) has only {len(task.fewshot)} docs."
-            )
         self.setup = setup
         self.task = task
         self.chat = chat
+        self._pools = _pools(task)
+        smallest, where = min((len(pool), name) for name, pool in self._pools.items())
+        if setup.fewshot.k and setup.fewshot.k > smallest - (1 if task.fewshot_is_docs else 0):
+            of = f" for subtask {where}" if task.fewshot_by_subtask else ""
+            raise InputError(
+                f"{setup.source or 'The setup'}: fewshot.k = {setup.fewshot.k}, but the task's "
+                f"few-shot pool{of} ({task.source}) has only {smallest} docs."
+            )
+        self._stream: dict[int, list[Doc]] | None = None
         p = setup.prompt
         self._template = self._compile(p.template, "prompt.template")
         self._description = self._compile(p.description, "prompt.description")
@@ -117,7 +126,7 @@ class PromptBuilder:
             ) from None
 
     def _render(self, template: Template, key: str, doc: Doc, **extra: Any) -> str:
-        values = {**doc.data, "doc": doc.data, "question": doc.question, **extra}
+        values = {"subtask": doc.subtask, **doc.data, "doc": doc.data, "question": doc.question, **extra}
         try:
             return template.render(values)
         except TooLarge as err:
@@ -172,17 +181,20 @@ class PromptBuilder:
         )
 
     def gold_target(self, doc: Doc) -> str:
-        if self.task.kind == "multiple_choice":
+        if self.task.kind == "multiple_choice" and not self.setup.scoring.partial:
             return self.targets(doc)[int(doc.gold[0])]
         return doc.target
 
     def shots(self, doc: Doc) -> list[Doc]:
         f = self.setup.fewshot
-        pool = [d for d in self.task.fewshot if not (self.task.fewshot_is_docs and d.doc_id == doc.doc_id)]
         if f.k == 0:
             return []
+        whole = self._pools[doc.subtask if self.task.fewshot_by_subtask else ""]
+        pool = [d for d in whole if not (self.task.fewshot_is_docs and d.doc_id == doc.doc_id)]
         if f.sampler == "first_n":
             chosen = pool[: f.k]
+        elif f.sampler in ("stream", "stream_excluding"):
+            chosen = list(self._streamed()[doc.doc_id])
         else:  # per-doc seed: the same doc gets the same shots whatever the limit or order
             chosen = random.Random(f.seed * 1_000_003 + doc.doc_id).sample(pool, f.k)
         if f.order == "reversed":
@@ -191,7 +203,41 @@ class PromptBuilder:
             random.Random(f.seed * 7_919 + doc.doc_id).shuffle(chosen)
         return chosen
 
+    def _streamed(self) -> dict[int, list[Doc]]:
+        """lm-eval's default sampler: one `Random(seed)` per task (per subtask), drawn doc after
+        doc in order, so a doc's shots depend on the docs before it (never on a limit). When it
+        is handed the eval doc to exclude, it draws k + 1, drops every row equal to the doc and
+        keeps the first k: always when the pool is the eval split, and with "stream_excluding"
+        whatever the pool (lm-eval 0.4.13 hands the doc over whenever the task's few-shot split
+        and test split are both unset, as in HellaSwag, Winogrande and PIQA: a different draw)."""
+        if self._stream is None:
+            f, self._stream = self.setup.fewshot, {}
+            streams: dict[str, random.Random] = {}
+            for doc in self.task.docs:
+                name = doc.subtask if self.task.fewshot_by_subtask else ""
+                rnd = streams.setdefault(name, random.Random(f.seed))
+                pool = list(self._pools[name])
+                if not (self.task.fewshot_is_docs or f.sampler == "stream_excluding"):
+                    self._stream[doc.doc_id] = rnd.sample(pool, f.k)
+                    continue
+                chosen = [d for d in rnd.sample(pool, f.k + 1) if d.data != doc.data][: f.k]
+                if len(chosen) < f.k:   # the doc's duplicates were drawn too
+                    chosen = rnd.sample([d for d in pool if d.data != doc.data], f.k)
+                self._stream[doc.doc_id] = chosen
+        return self._stream
+
     # -- assembly ----------------------------------------------------------------------------
+
+    def _user_text(self, doc: Doc, shot: bool) -> str:
+        """A doc as the user turn shows it; under partial scoring, the gold choice completing
+        the doc (a shot) or the doc itself when it is drawn once per choice (see `render`)."""
+        if not self.setup.scoring.partial:
+            return self.doc_text(doc)
+        return self._partial_text(doc, int(doc.gold[0])) if shot else ""
+
+    def _partial_text(self, doc: Doc, i: int) -> str:
+        return self._render(self._template, "prompt.template", doc, choice=doc.choices[i],
+                            choices="", choice_list=list(doc.choices), labels=[])
 
     def messages(self, doc: Doc) -> list[Message]:
         p, c = self.setup.prompt, self.setup.chat
@@ -203,9 +249,9 @@ class PromptBuilder:
             system, user_prefix = _join(c.system_prompt, description, p.fewshot_delimiter), ""
         out: list[Message] = [Message("system", system)] if system else []
         for shot in self.shots(doc):
-            out.append(Message("user", self.doc_text(shot), p.target_delimiter))
+            out.append(Message("user", self._user_text(shot, shot=True), p.target_delimiter))
             out.append(Message("assistant", self.gold_target(shot), p.fewshot_delimiter))
-        out.append(Message("user", self.doc_text(doc), ""))
+        out.append(Message("user", self._user_text(doc, shot=False), ""))
         if user_prefix:
             first = next(i for i, m in enumerate(out) if m.role == "user")
             out[first] = Message("user", user_prefix + out[first].content, out[first].delimiter)
@@ -227,6 +273,8 @@ class PromptBuilder:
 
     def render(self, doc: Doc) -> Prompt:
         messages = self.messages(doc)
+        if self.setup.scoring.partial and self.task.kind == "multiple_choice":
+            return self._render_partial(doc, messages)
         context = self.context(messages)
         if self.task.kind != "multiple_choice":
             self._check_size(doc, len(context))
@@ -237,6 +285,21 @@ class PromptBuilder:
         self._check_size(doc, len(context) + max(map(len, continuations), default=0))
         return Prompt(doc.doc_id, context, continuations, targets, tuple(messages))
 
+    def _render_partial(self, doc: Doc, messages: list[Message]) -> Prompt:
+        """Partial scoring (lm-eval's multiple inputs, Winogrande): choice i completes the doc's
+        own turn and ends context i; the rest of the doc (its target) is the one continuation
+        every context is scored with."""
+        prefix = messages[-1].content   # the description, when it opens the first user turn
+        contexts = tuple(
+            self.context(messages[:-1] + [Message("user", prefix + self._partial_text(doc, i), "")])
+            for i in range(len(doc.choices))
+        )
+        delimiter = "" if self.setup.chat.apply_template else self.setup.prompt.target_delimiter
+        continuations = (delimiter + doc.target,) * len(contexts)
+        self._check_size(doc, max(map(len, contexts)) + len(continuations[0]))
+        shown = tuple(messages[:-1]) + (Message("user", prefix + self._partial_text(doc, int(doc.gold[0]))),)
+        return Prompt(doc.doc_id, contexts[int(doc.gold[0])], continuations, tuple(doc.choices), shown, contexts)
+
     def _check_size(self, doc: Doc, size: int) -> None:
         if size > CONTEXT_LIMIT:
             raise InputError(
@@ -245,6 +308,16 @@ class PromptBuilder:
                 f"prompt may have. Such a prompt is a data error or a runaway template; lower fewshot.k "
                 f"or shorten the docs."
             )
+
+
+def _pools(task: Task) -> dict[str, tuple[Doc, ...]]:
+    """The few-shot pool of each subtask ("" when the whole pool serves every doc)."""
+    if not task.fewshot_by_subtask:
+        return {"": task.fewshot}
+    pools: dict[str, list[Doc]] = {name: [] for name in task.subtasks}
+    for d in task.fewshot:
+        pools.setdefault(d.subtask, []).append(d)
+    return {name: tuple(docs) for name, docs in pools.items()}
 
 
 def _join(prefix: str, suffix: str, delimiter: str) -> str:

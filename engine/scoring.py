@@ -25,7 +25,7 @@ from scoregap.engine.requests import (
 from scoregap.engine.setup import ScoringSpec, Setup
 from scoregap.engine.tasks import Doc, Task
 
-MC_FREE_METRICS = ("acc", "acc_norm", "acc_bytes", "acc_token")
+MC_FREE_METRICS = ("acc", "acc_norm", "acc_bytes", "acc_token", "mc2")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def plan(
     for doc in docs:
         prompt = builder.render(doc)
         if task.kind == "multiple_choice":
-            requests: list[Request] = [Loglikelihood(prompt.context, c, bos, cut) for c in prompt.continuations]
+            requests: list[Request] = [Loglikelihood(*prompt.pair(i), bos, cut) for i in range(len(prompt.continuations))]
             if setup.scoring.metric == "acc_mutual_info":
                 requests += [Loglikelihood("", c, bos, cut) for c in prompt.continuations]
         else:

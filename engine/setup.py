@@ -47,6 +47,10 @@ class TaskSpec:
     kind: str = ""
     limit: int = 0
     fields: tuple[tuple[str, str], ...] = ()
+    benchmark: str = ""                 # the catalog's name for it ("arc_challenge"): picks codebase presets
+    revision: str = ""                  # a hub dataset revision (commit, tag or branch)
+    subsets: tuple[str, ...] = ()       # several dataset configs, each a subtask (MMLU's subjects)
+    process: str = ""                   # a named doc processor (engine/processors.py)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class ScoringSpec:
     extract: str = "none"
     normalize: tuple[str, ...] = ()
     aggregate: str = "micro"
+    partial: bool = False               # each choice ends the context; the shared rest is scored
 
 
 @dataclass(frozen=True)
@@ -123,7 +128,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task.kind": ("", "multiple_choice", "generate"),
     "prompt.choice_labels": ("A", "a", "1", "I", "none"),
     "prompt.target": ("label", "text", "label_text"),
-    "fewshot.sampler": ("first_n", "random"),
+    "fewshot.sampler": ("first_n", "random", "stream", "stream_excluding"),
     "fewshot.order": ("sampled", "reversed", "shuffled"),
     "chat.description_in": ("system", "user"),
     "scoring.method": ("loglikelihood", "generate"),
@@ -312,6 +317,23 @@ def _check_consistency(setup: Setup, places: Places, origin: str) -> None:
 
     if setup.task.limit < 0:
         raise InputError(f"{where('task.limit')}: task.limit must be 0 (all docs) or positive.")
+    if setup.task.subset and setup.task.subsets:
+        raise InputError(f"{where('task.subsets')}: task.subset and task.subsets are both set; name one "
+                         f"dataset config in subset, or several (each a subtask) in subsets.")
+    if len(set(setup.task.subsets)) != len(setup.task.subsets):
+        raise InputError(f"{where('task.subsets')}: task.subsets names a config twice.")
+    from scoregap.engine.processors import PROCESSORS
+
+    if setup.task.process and setup.task.process not in PROCESSORS:
+        raise InputError(
+            f'{where("task.process")}: task.process = "{setup.task.process}" is not a doc processor.'
+            f"{did_you_mean(setup.task.process, list(PROCESSORS))} Processors: {', '.join(PROCESSORS)}."
+        )
+    if setup.scoring.partial and (setup.scoring.method != "loglikelihood" or setup.prompt.target != "text"):
+        raise InputError(
+            f'{where("scoring.partial")}: scoring.partial = true scores the rest of the doc after each '
+            f'choice, so it needs scoring.method = "loglikelihood" and prompt.target = "text".'
+        )
     if setup.fewshot.k < 0:
         raise InputError(f"{where('fewshot.k')}: fewshot.k must be 0 or positive.")
     if setup.generation.max_new_tokens < 1:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from scoregap.engine import hub_layout
 from scoregap.engine.errors import InputError, did_you_mean
 from scoregap.engine.inputs import decode, holds_hint, kind_phrase, lone_surrogate, parse_json_line, path_kind
 from scoregap.engine.presets import line_of, read_toml
+from scoregap.engine.processors import PROCESSORS
 from scoregap.engine.setup import TASK_FIELD_NAMES, TaskSpec
 
 TASK_FILE_KEYS: dict[str, tuple[type, str]] = {
@@ -54,6 +56,7 @@ class Task:
     fewshot: tuple[Doc, ...]
     source: str
     fewshot_is_docs: bool = False       # the pool is the eval split: skip a doc's own row
+    fewshot_by_subtask: bool = False    # shots come from the doc's own subtask (MMLU's subjects)
     fields: tuple[tuple[str, str], ...] = ()   # task field -> doc key
     docs_file: str = ""                 # local tasks: the data files
     fewshot_file: str = ""
@@ -65,7 +68,7 @@ class Task:
 
 def load_task(spec: TaskSpec, *, setup_source: str = "") -> Task:
     if spec.path:
-        return _load_local(Path(spec.path), spec.kind, spec.fields, setup_source)
+        return _load_local(Path(spec.path), spec.kind, spec.fields, setup_source, spec.process)
     if spec.hf:
         return _load_hub(spec)
     where = setup_source or "the setup"
@@ -76,7 +79,8 @@ def load_task(spec: TaskSpec, *, setup_source: str = "") -> Task:
 
 
 def _load_local(
-    path: Path, kind_override: str, fields_override: tuple[tuple[str, str], ...], setup_source: str = ""
+    path: Path, kind_override: str, fields_override: tuple[tuple[str, str], ...], setup_source: str = "",
+    process: str = "",
 ) -> Task:
     _check_task_path(path, setup_source)
     raw, text = read_toml(path, "task file")
@@ -89,8 +93,9 @@ def _load_local(
         raise InputError(f'{path}: the task file names no docs file (docs = "name.jsonl").')
     docs_file = path.parent / raw["docs"]
     fewshot_file = path.parent / raw["fewshot"] if raw.get("fewshot") else None
-    docs = _read_rows(docs_file, kind, mapping, _at(path, text, "docs"), "docs")
-    fewshot = _read_rows(fewshot_file, kind, mapping, _at(path, text, "fewshot"), "fewshot") if fewshot_file else ()
+    docs = _read_rows(docs_file, kind, mapping, _at(path, text, "docs"), "docs", process)
+    fewshot = _read_rows(fewshot_file, kind, mapping, _at(path, text, "fewshot"), "fewshot", process) \
+        if fewshot_file else ()
     return Task(
         raw.get("name", path.stem), kind, docs, fewshot, str(path),
         fields=tuple(sorted(mapping.items())), docs_file=str(docs_file),
@@ -155,7 +160,8 @@ def _field_mapping(
     return mapping
 
 
-def _read_rows(path: Path, kind: str, mapping: dict[str, str], named_at: str, key: str) -> tuple[Doc, ...]:
+def _read_rows(path: Path, kind: str, mapping: dict[str, str], named_at: str, key: str,
+               process: str = "") -> tuple[Doc, ...]:
     """Parsed once per file version: many variants of one task share its docs. `named_at` is
     where the task file names this file ("task.toml, line 3"), for messages."""
     found = path_kind(path)
@@ -164,12 +170,12 @@ def _read_rows(path: Path, kind: str, mapping: dict[str, str], named_at: str, ke
     if found != "file":
         raise InputError(f'{named_at}: {key} = "{path.name}" names {path}, which {kind_phrase(path, found)}; '
                          f"{key} must name a JSON Lines file (one JSON doc a line), relative to the task file.")
-    return _parse_rows(path, path.stat().st_mtime_ns, kind, tuple(sorted(mapping.items())))
+    return _parse_rows(path, path.stat().st_mtime_ns, kind, tuple(sorted(mapping.items())), process)
 
 
 @functools.lru_cache(maxsize=64)
 def _parse_rows(
-    path: Path, stamp: int, kind: str, mapping_items: tuple[tuple[str, str], ...]
+    path: Path, stamp: int, kind: str, mapping_items: tuple[tuple[str, str], ...], process: str = ""
 ) -> tuple[Doc, ...]:
     mapping = dict(mapping_items)
     try:
@@ -192,6 +198,8 @@ def _parse_rows(
                 f"UTF-16 pair), which is not a character and cannot be written as UTF-8. Fix the escape "
                 f"(a character beyond U+FFFF is a pair, e.g. \\ud83d\\ude00) or remove it."
             )
+        if process:
+            row = PROCESSORS[process](row, where)
         docs.append(make_doc(row, len(docs), kind, mapping, where))
     if not docs:
         raise InputError(f"{path}: no docs in this file; a task needs at least one.")
@@ -218,7 +226,8 @@ def make_doc(row: Mapping[str, Any], doc_id: int, kind: str, mapping: dict[str, 
     if kind == "multiple_choice":
         choices = _choices(get("choices"), mapping["choices"], where)
         gold: tuple[int, ...] | tuple[str, ...] = _choice_golds(get("gold"), mapping["gold"], len(choices), where)
-        target = ""
+        written = mapping.get("target", "target")   # partial scoring's shared continuation
+        target = _text(row[written], written, "the written answer", where) if written in row else ""
     else:
         choices = ()
         gold = _answers(get("gold"), mapping["gold"], where)
@@ -276,36 +285,45 @@ def _answers(value: Any, key: str, where: str) -> tuple[str, ...]:
 
 
 def _load_hub(spec: TaskSpec) -> Task:
+    """A hub dataset by id (through `datasets`, at `task.revision`), or a local folder in the hub
+    layout (README `configs:` with parquet or JSON Lines files, read directly). `task.subsets`
+    loads several configs, each a subtask with its own few-shot pool; `task.process` reshapes
+    each row first (engine/processors.py)."""
     if spec.kind not in ("multiple_choice", "generate"):
         raise InputError(
             f'task.hf = "{spec.hf}": a hub task needs task.kind ("multiple_choice" or "generate") '
             f"and [task.fields] mapping question, choices, gold."
         )
-    try:
-        import datasets
-    except ImportError:
-        raise InputError(
-            f'task.hf = "{spec.hf}" needs the `datasets` package: pip install "scoregap[hub]".'
-        ) from None
     mapping = _field_mapping({}, spec.fields, f'task.hf = "{spec.hf}"')
-
-    def split(name: str) -> tuple[Doc, ...]:
-        try:
-            rows = datasets.load_dataset(spec.hf, spec.subset or None, split=name)
-        except Exception as err:  # datasets raises many types; all mean "cannot have it"
-            raise InputError(
-                f'Hub dataset "{spec.hf}" (subset "{spec.subset}", split "{name}") could not be '
-                f"loaded: {err}. Offline, only datasets already in the local cache can be used."
-            ) from None
-        return tuple(
-            make_doc(row, i, spec.kind, mapping, f"{spec.hf} [{name}] row {i}")
-            for i, row in enumerate(rows)
-        )
-
-    docs = split(spec.split)
-    if not docs:
-        raise InputError(f'Hub dataset "{spec.hf}" split "{spec.split}" has no rows.')
+    process = PROCESSORS[spec.process] if spec.process else None
+    read = hub_layout.reader(spec.hf, spec.revision)
+    configs = spec.subsets or (spec.subset,)
     pool_split = spec.fewshot_split or spec.split
-    fewshot = docs if pool_split == spec.split else split(pool_split)
-    return Task(spec.hf, spec.kind, docs, fewshot, spec.hf, fewshot_is_docs=pool_split == spec.split,
-                fields=tuple(sorted(mapping.items())))
+    docs: list[Doc] = []
+    fewshot: list[Doc] = []
+    for config in configs:
+        subtask = config if spec.subsets else ""
+        docs += _hub_docs(read(config, spec.split), spec, config, spec.split, mapping, process, subtask, len(docs))
+        if pool_split != spec.split:
+            rows = read(config, pool_split)
+            fewshot += _hub_docs(rows, spec, config, pool_split, mapping, process, subtask, len(fewshot))
+    if pool_split == spec.split:
+        fewshot = docs
+    name = spec.benchmark or spec.hf
+    return Task(name, spec.kind, tuple(docs), tuple(fewshot), spec.hf, fewshot_is_docs=pool_split == spec.split,
+                fields=tuple(sorted(mapping.items())), fewshot_by_subtask=bool(spec.subsets))
+
+
+def _hub_docs(rows: list[dict[str, Any]], spec: TaskSpec, config: str, split: str, mapping: dict[str, str],
+              process: Any, subtask: str, start: int) -> list[Doc]:
+    named = f"{spec.hf}" + (f" [{config}]" if config else "") + f" [{split}]"
+    if not rows:
+        raise InputError(f"Hub dataset {named} has no rows.")
+    out = []
+    for i, row in enumerate(rows):
+        where = f"{named} row {i}"
+        if process is not None:
+            row = process(row, where)
+        doc = make_doc(row, start + i, spec.kind, mapping, where)
+        out.append(replace(doc, subtask=subtask) if subtask and not doc.subtask else doc)
+    return out
