@@ -1,9 +1,10 @@
 """Codebase: whose conventions produced the reported number.
 
 What it varies:
-    Your whole prompt, few-shot, chat and scoring setup, replaced by each codebase preset that
-    fits the task (`profiles/lm-eval/`, `helm/`, `original/`, `lighteval/`, `olmes/`,
-    `harness-2023/`). Your task, generation and loading settings stay as they are.
+    Your whole prompt, few-shot, chat and scoring setup, replaced by each codebase preset written
+    for this benchmark (`profiles/<codebase>/<benchmark>.toml`: lm-eval, helm, original,
+    lighteval, olmes, harness-2023; the benchmark is the setup's `task.benchmark`). Your task,
+    generation and loading settings stay as they are. A task outside the catalog has none.
 
 Why:
     A benchmark name does not fix a program. Each evaluation codebase writes its own prompt,
@@ -115,11 +116,14 @@ class CodebaseCheck(BaseCheck):
     )
 
     def skip_reason(self, yours: Setup, context: CheckContext) -> str:
+        if not yours.task.benchmark:
+            return ("This task is not in the catalog (its setup names no task.benchmark), so scoregap "
+                    "has no codebase presets for it: each codebase's convention is written per benchmark. "
+                    "`scoregap benchmarks` lists the ones it knows.")
         if not context.presets:
-            return (
-                f"No codebase preset in profiles/ scores a {context.task.kind.replace('_', ' ')} "
-                "task, so there is no other convention to compare with."
-            )
+            return (f"No codebase preset in profiles/ scores {yours.task.benchmark} by "
+                    f"{'loglikelihood' if context.task.kind == 'multiple_choice' else 'generation'}, "
+                    "so there is no other convention to compare with.")
         return ""
 
     def variants(self, yours: Setup, context: CheckContext) -> list[Variant]:

@@ -86,7 +86,8 @@ class Diagnosis:
     def context(self) -> CheckContext:
         assert self.yours is not None
         return CheckContext(task=self.yours.task, known=self.session.known, reported_score=self.session.reported_score,
-                            presets=presets_for(self.yours.task.kind), backends=self.backends)
+                            presets=presets_for(self.yours.task.kind, self.session.yours.task.benchmark),
+                            backends=self.backends)
 
     def set_step(self, check: str, name: str, index: int, total: int) -> None:
         self.step = Step(check, name, index, total)

@@ -203,20 +203,25 @@ def _resolve_task_path(value: str, base: Path, where: str) -> str:
     return str(path if candidate.is_absolute() else absolute(path))
 
 
-NOT_CODEBASES = ("tasks", "demo", "samples")
+NOT_CODEBASES = ("tasks", "demo", "samples", "leaderboard")
 
 
-def presets_for(kind: str) -> tuple[str, ...]:
-    """Codebase presets (profiles/<codebase>/<name>.toml, not `base`) that score a task `kind`."""
+def presets_for(kind: str, benchmark: str = "") -> tuple[str, ...]:
+    """The codebase presets for this benchmark that score a task `kind`: each codebase's file
+    named after the catalog's benchmark (profiles/<codebase>/<benchmark>.toml). A task the
+    catalog does not know has none: a convention written for MMLU says nothing about it."""
+    if not benchmark:
+        return ()
     method = "loglikelihood" if kind == "multiple_choice" else "generate"
     names = []
-    for path in sorted(PROFILES_DIR.glob("*/*.toml")):
-        if path.parent.name in NOT_CODEBASES or path.stem == "base":
+    for path in sorted(PROFILES_DIR.glob(f"*/{benchmark}*.toml")):
+        if path.parent.name in NOT_CODEBASES:
             continue
         name = f"{path.parent.name}/{path.stem}"
         try:
-            if load_setup(name).scoring.method == method:
-                names.append(name)
+            preset = load_setup(name)
         except InputError:
             continue   # a broken preset is reported when named, not here
+        if preset.task.benchmark == benchmark and preset.scoring.method == method:
+            names.append(name)
     return tuple(names)

@@ -58,7 +58,7 @@ def context_for(
     task = load_task(setup.task)
     return CheckContext(
         task=task, known=dict(known or {}), reported_score=0.5,
-        presets=presets_for(task.kind) if presets is None else presets, backends=backends,
+        presets=presets_for(task.kind, setup.task.benchmark) if presets is None else presets, backends=backends,
     )
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from check_setups import ALL_SETUPS, BUNDLED, make
+from check_setups import ALL_SETUPS, BUNDLED, context_for, make
 
 from scoregap.checks import CHECKS, get
 from scoregap.engine.checks_api import TRANSFORMS, Variant
+from scoregap.engine.presets import load_setup
 from scoregap.engine.prompts import PromptBuilder, probe_chat
-from scoregap.engine.setup import _split_dotted
+from scoregap.engine.setup import Setup, _split_dotted
+from scoregap.profiles import PROFILES_DIR
 
 CHECK_IDS = [c.id for c in CHECKS]
 
@@ -127,25 +129,53 @@ def test_seed_varies_the_sampling_seed_when_sampling() -> None:
     assert names == ["sampling seed 1235", "sampling seed 1236"]
 
 
-def test_codebase_skips_without_presets_and_keeps_your_task_generation_loading() -> None:
-    yours, context = make("tests/checks/setups/chat_mc.toml", presets=())
-    assert "No codebase preset" in get("codebase").applies(yours, context)
-    yours, context = make("tests/checks/setups/chat_qa.toml")
-    assert get("codebase").applies(yours, context)        # no preset generates
+def mmlu_on_arith(**changes: Any) -> Setup:
+    """A setup that extends lm-eval/mmlu (so the catalog knows its benchmark) with the bundled
+    arithmetic task as its data: task.path wins over the inherited task.hf."""
+    arith = PROFILES_DIR / "tasks" / "arith" / "arith.toml"
+    return load_setup("lm-eval/mmlu").with_values({"task.path": str(arith), **changes}, origin="test mmlu on arith")
+
+
+def test_codebase_skips_a_task_outside_the_catalog_or_without_presets() -> None:
     yours, context = make("tests/checks/setups/chat_mc.toml")
+    assert yours.task.benchmark == ""
+    reason = get("codebase").applies(yours, context)
+    assert "not in the catalog" in reason and "task.benchmark" in reason
+    yours = mmlu_on_arith()
+    assert "No codebase preset" in get("codebase").applies(yours, context_for(yours, presets=()))
+    # A generated task of a benchmark whose presets all score by loglikelihood has none either.
+    yours = load_setup("samples/facts.toml").with_values({"task.benchmark": "mmlu"}, origin="test")
+    reason = get("codebase").applies(yours, context_for(yours))
+    assert "No codebase preset" in reason and "by generation" in reason
+
+
+def test_codebase_offers_the_benchmarks_presets_and_keeps_your_task_generation_loading() -> None:
+    # Your setup: lm-eval's MMLU data under chat_mc's conventions, so every preset differs from it.
+    yours = mmlu_on_arith(**{"chat.apply_template": True, "fewshot.k": 3, "fewshot.sampler": "random",
+                             "prompt.target": "text", "scoring.metric": "acc_norm",
+                             "generation.max_new_tokens": 7, "loading.dtype": "bfloat16"})
+    context = context_for(yours)
+    assert get("codebase").applies(yours, context) == ""
     variants = get("codebase").variants(yours, context)
-    assert {v.name for v in variants} >= {"lm-eval/mmlu", "helm/mmlu", "original/mmlu",
-                                          "lighteval/mmlu", "olmes/mc", "harness-2023/mmlu"}
+    assert {v.name for v in variants} == {"lm-eval/mmlu", "helm/mmlu", "original/mmlu", "lighteval/mmlu",
+                                          "olmes/mmlu", "olmes/mmlu_cloze", "harness-2023/mmlu"}
+    builder_docs = context.task.docs[:3]
     for v in variants:
         sections = {key.partition(".")[0] for key, _ in v.changes}
         assert sections <= {"prompt", "fewshot", "chat", "scoring"}
+        setup = v.apply(yours)
+        assert (setup.task, setup.generation, setup.loading) == (yours.task, yours.generation, yours.loading)
+        builder = PromptBuilder(setup, context.task, chat=probe_chat)
+        for doc in builder_docs:
+            builder.render(doc)
 
 
 def test_codebase_caps_shots_at_the_pool() -> None:
     yours, context = make("samples/facts.toml", presets=("lm-eval/mmlu",))
     # A generate task: the MC preset scores differently and is skipped.
     assert get("codebase").variants(yours, context) == []
-    yours, context = make("samples/arith.toml")
+    yours = mmlu_on_arith()
+    context = context_for(yours)
     small = context.task.__class__(**{**context.task.__dict__, "fewshot": context.task.fewshot[:2]})
     context = context.__class__(task=small, known={}, reported_score=0.5, presets=("helm/mmlu",))
     (variant,) = get("codebase").variants(yours, context)
@@ -166,7 +196,7 @@ def test_fewshot_skips_without_a_pool_and_limits_k_to_it() -> None:
 
 EXPECTED = {
     "tests/checks/setups/chat_mc.toml": {
-        "codebase": 6, "seed": 2, "metric": 6, "normalization": 0, "prompt": 16, "template": 5,
+        "codebase": 0, "seed": 2, "metric": 6, "normalization": 0, "prompt": 16, "template": 5,
         "fewshot": 7, "generation": 0, "loading": 7,
     },
     "tests/checks/setups/chat_qa.toml": {
@@ -259,7 +289,8 @@ def test_bundled_setups_are_covered() -> None:
 
 def test_codebase_presets_take_the_reported_facts() -> None:
     known = {"fewshot.k": 0, "loading.dtype": "bfloat16"}
-    yours, context = make("samples/arith.toml", known=known, presets=("helm/mmlu", "original/mmlu"))
+    yours = mmlu_on_arith()
+    context = context_for(yours, known, presets=("helm/mmlu", "original/mmlu"))
     variants = get("codebase").variants(yours, context)
     assert [v.name for v in variants] == ["helm/mmlu", "original/mmlu"]
     for v in variants:

@@ -139,11 +139,11 @@ def test_noise_repeats_are_never_ranked_as_causes(tmp_path: Path) -> None:
     assert all(f.variant.check != "seed" for f in run.diagnosis.ranking)
 
 
-def test_a_generate_task_says_why_the_codebase_check_is_skipped(tmp_path: Path) -> None:
+def test_a_task_outside_the_catalog_says_why_the_codebase_check_is_skipped(tmp_path: Path) -> None:
     task = write_qa_task(tmp_path / "task", n_docs=20)
     run = open_run(tmp_path, task=task, checks=("codebase",), reported_score=0.9)
     result = run.run_check("codebase")
-    assert result.status == "skipped" and "No codebase preset" in result.message
+    assert result.status == "skipped" and "not in the catalog" in result.message and result.calls == 0
 
 
 @pytest.mark.slow
