@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAPPED = {"scoregap": "scoregap", "scoregap/engine": "engine", "scoregap/checks": "checks",
           "scoregap/tui": "tui", "scoregap/profiles": "profiles"}
 PURE = ("scoregap.engine.setup", "scoregap.engine.session", "scoregap.engine.stats", "scoregap.engine.reports",
-        "scoregap.engine.run", "scoregap.checks")
+        "scoregap.engine.run", "scoregap.engine.catalog", "scoregap.checks")
 
 
 def installed_layout(into: Path) -> Path:

@@ -5,6 +5,7 @@
     scoregap eval SETUP.toml --model M [--limit N] [--out DIR]
     scoregap diagnose SESSION.toml [--checks a,b] [--limit N] [--report DIR]
     scoregap demo [NAME] [--list] [--reveal] [--headless]
+    scoregap benchmarks [--json]              the benchmark catalog: what a session can name
 
 Bad input of any kind (a setup, a task, a model path, an unusable result cache) is one paragraph
 on stderr and exit code 2; `--debug` shows the traceback instead. Heavy imports (torch,
@@ -106,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--headless", action="store_true", help="run the diagnosis without the terminal app")
     demo.add_argument("--report", type=Path, default=None, metavar="DIR", help="where to write the reports")
     _add_common(demo)
+
+    bm = sub.add_parser(
+        "benchmarks", help="list the benchmark catalog",
+        description="List the benchmarks scoregap knows by name (lm-evaluation-harness 0.4.13's tasks): "
+                    "the preset to name as yours.setup, its hub dataset, split, published size, shots, "
+                    "metric, and the other codebases' presets for it.",
+        epilog=EPILOG,
+    )
+    bm.add_argument("--json", action="store_true", help="machine output: one object per benchmark")
+    bm.add_argument("--debug", action="store_true", help="show tracebacks instead of short error messages")
     return parser
 
 
@@ -165,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["app"])
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "eval": cmd_eval, "diagnose": cmd_diagnose, "demo": cmd_demo, "app": cmd_app,
+        "benchmarks": cmd_benchmarks,
     }
     from scoregap.engine.errors import InputError
     from scoregap.engine.progress import Cancelled
@@ -284,6 +296,78 @@ def cmd_app(args: argparse.Namespace) -> int:
         raise InputError(f"{args.session}: file not found. Give a session TOML file, or no argument for "
                          f"the start screen.")
     return run_app(Path(args.session) if args.session else None, args.limit, args.cache_dir)
+
+
+def cmd_benchmarks(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from scoregap.engine.catalog import entries
+
+    catalog = entries()
+    if args.json:
+        print(json.dumps([asdict(e) for e in catalog], indent=2))
+    else:
+        print(benchmarks_table(catalog))
+    return 0
+
+
+def benchmarks_table(catalog: Sequence, width: int = 80) -> str:
+    """The catalog as a table that fits `width` columns. Each benchmark takes two lines, its hub
+    dataset under its name: one line of full names and hub ids would be 85 columns. A codebase's
+    preset is shown by its codebase ("helm" for helm/mmlu), a variant as "olmes (cloze)" for
+    olmes/mmlu_cloze; the presets wrap between names, never inside one."""
+    heads = ("name", "split", "docs", "shots", "metric")
+    cells = [(e.name, e.split, "?" if e.docs is None else str(e.docs), str(e.k), e.metric) for e in catalog]
+    widths = [max(len(row[i]) for row in (heads, *cells)) for i in range(len(heads))]
+    right = (False, False, True, True, False)
+    start = sum(widths) + 2 * len(widths)
+    column = max(width - start, 16)
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right))
+
+    def merge(left: list[str], presets: list[str]) -> list[str]:
+        out, presets = [], list(presets)
+        for text in left:
+            if presets and len(text) <= start - 2:
+                out.append(text.ljust(start) + presets.pop(0))
+            else:
+                out.append(text)
+        return out + [" " * start + p for p in presets]
+
+    lines = merge([line(heads), "  hub id, config"], ["codebase presets"])
+    for entry, row in zip(catalog, cells):
+        hub = f"  {entry.hf}" + (f", {entry.config}" if entry.config else "")
+        shown = [_short_preset(p, entry.benchmark) for p in entry.presets] or ["-"]
+        lines += merge([line(row).rstrip(), hub], _pack(shown, column))
+    lines += ["", *textwrap.wrap(
+        'Name a benchmark as yours.setup in a session (yours.setup = "lm-eval/mmlu"), a codebase preset '
+        'as CODEBASE/BENCHMARK (helm/mmlu, leaderboard/mmlu), a variant as CODEBASE/BENCHMARK_VARIANT '
+        '("olmes (cloze)": olmes/mmlu_cloze). docs: the split\'s size as published on the hub. --json: '
+        "everything, per benchmark.", width)]
+    return "\n".join(line_.rstrip() for line_ in lines)
+
+
+def _short_preset(preset: str, benchmark: str) -> str:
+    codebase, _, stem = preset.partition("/")
+    if stem == benchmark:
+        return codebase
+    if stem.startswith(f"{benchmark}_"):
+        return f"{codebase} ({stem[len(benchmark) + 1:]})"
+    return preset
+
+
+def _pack(items: list[str], width: int) -> list[str]:
+    """Comma-separated items in lines of at most `width`, broken between items only."""
+    lines: list[str] = []
+    for i, item in enumerate(items):
+        piece = item + ("," if i < len(items) - 1 else "")
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append(piece)
+    return lines
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -45,7 +45,7 @@ def _param(folder: Path) -> Any:
 
 
 def _has_cuda() -> bool:
-    import torch   # only for the one case that asks; the corpus otherwise needs no torch
+    import torch  # only for the one case that asks; the corpus otherwise needs no torch
 
     return bool(torch.cuda.is_available())
 

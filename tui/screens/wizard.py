@@ -1,13 +1,17 @@
 """The new-diagnosis wizard: five short steps that end in a session TOML (DESIGN.md format).
 
 1. the model (a directory or a hub id), checked before moving on;
-2. your setup (a file or a bundled preset) and, optionally, another task for it;
+2. your setup: a benchmark picked from the catalog by name (typing filters the list), a file or
+   another bundled preset; optionally another task for it (a task file, a local copy of a hub
+   dataset in the hub layout, checked by loading it, or hf:owner/name);
 3. your score (blank: measure it) and the reported score with its source;
 4. what the report states, check by check (blank: unknown);
 5. where to save the session, how many docs per variant and which checks.
 
 The file it writes is what `scoregap diagnose` reads, unchanged; a task given in step 2 goes into
-a small setup file beside the session that extends your setup.
+a small setup file beside the session that extends your setup. A catalog benchmark needs only the
+model, its name and the reported score; its docs are read from the hub when the session runs, so
+the wizard says how to give a local copy instead of loading the hub here.
 """
 
 from __future__ import annotations
@@ -24,10 +28,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, ContentSwitcher, Footer, Input, Static
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, ContentSwitcher, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from scoregap.checks import CHECKS
+from scoregap.engine import catalog
 from scoregap.engine.checks_api import CHECK_IDS, parse_check_ids
 from scoregap.engine.errors import InputError
 from scoregap.engine.files import write_atomic
@@ -59,7 +66,7 @@ class Answers:
     model: str = ""
     revision: str = ""
     setup: str = ""                      # as the user named it (path or preset)
-    task: str = ""                       # '' | a task file | hf:owner/name
+    task: str = ""                       # '' | a task file | a folder in the hub layout | hf:owner/name
     yours_score: float | None = None
     reported_score: float = 0.0
     source: str = ""
@@ -89,6 +96,8 @@ def session_files(a: Answers, yours: Setup, session_path: Path) -> dict[Path, st
         task: dict[str, Any]
         if a.task.startswith("hf:"):
             task = {"path": "", "hf": a.task[3:]}
+        elif Path(a.task).expanduser().is_dir():
+            task = {"path": "", "hf": str(Path(a.task).expanduser().resolve())}
         else:
             task = {"path": str(Path(a.task).expanduser().resolve()), "hf": ""}
         files[setup_file] = tomli_w.dumps({"extends": setup_ref, "task": task})
@@ -124,6 +133,55 @@ def _number(text: str, what: str) -> float:
         raise InputError(f"{what} must be a number, such as 61.9 or 0.619.") from None
 
 
+class SetupInput(Input):
+    """The setup field: Down moves into the catalog list below it."""
+
+    BINDINGS = [Binding("down", "app.focus_next", "Catalog", show=False)]
+
+
+class CatalogList(OptionList):
+    """The catalog's benchmarks, one line each (name, hub id, metric, default shots), filtered by
+    what the setup field holds; Up on the first one goes back to the field."""
+
+    DEFAULT_CSS = """
+    CatalogList {
+        height: auto;
+        max-height: 5;
+    }
+    """
+
+    def __init__(self, entries: list[catalog.Entry], *, id: str | None = None) -> None:
+        super().__init__(compact=True, id=id)
+        self.entries = entries
+        self.name_width = max((len(e.name) for e in entries), default=0)
+
+    def show(self, query: str) -> None:
+        """List the entries matching `query`; hide the list when none does (a file, a preset)."""
+        found = catalog.search(query, self.entries)
+        self.clear_options()
+        self.add_options([Option(Text.assemble((e.name.ljust(self.name_width), "bold"), "  ", e.description),
+                                 id=e.name) for e in found])
+        self.display = bool(found)
+
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
+    def action_cursor_up(self) -> None:
+        if not self.highlighted:
+            self.screen.focus_previous()
+        else:
+            super().action_cursor_up()
+
+
+def _entry_note(entry: catalog.Entry) -> Text:
+    """What a catalog pick adds to its line in the list, and what it needs offline."""
+    config = f"{entry.config}, " if entry.config else ""
+    docs = f", {entry.docs} docs" if entry.docs else ""
+    return Text(f"{config}{entry.split} split{docs}. Its docs are read from the hub (or the local cache) "
+                f"when the session runs; offline, give a local copy below.\n", style="italic")
+
+
 class WizardScreen(Screen):
     @dataclass
     class SessionWritten(Message):
@@ -140,7 +198,8 @@ class WizardScreen(Screen):
         self.default_path = default_path
         self.cache = cache
         self.yours_setup: Setup | None = None
-        self.checking = False          # the model is being checked: Next waits for it
+        self.checking = False          # the model or the task is being checked: Next waits for it
+        self.benchmarks = catalog.entries()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
@@ -152,10 +211,15 @@ class WizardScreen(Screen):
                     yield Input(placeholder="e.g. ./my-model or Qwen/Qwen2.5-0.5B-Instruct", id="model")
                     yield Input(placeholder="revision (blank: the cached one)", id="revision")
                 with VerticalScroll(id="step-setup"):
-                    yield Static("Your evaluation setup: a setup TOML file, or a bundled preset such as "
-                                 "lm-eval/mmlu, lighteval/mmlu, helm/mmlu, samples/arith.")
-                    yield Input(placeholder="setup file or preset", id="setup")
-                    yield Static("The task, if not the setup's own: a task TOML file, or hf:owner/name.")
+                    yield Static("Your evaluation setup: a benchmark from the catalog (type to filter, "
+                                 "Down to pick), a setup TOML file, or a preset such as lighteval/mmlu.")
+                    names = [e.name for e in self.benchmarks] + [p for e in self.benchmarks for p in e.presets]
+                    yield SetupInput(placeholder="a benchmark (arc, mmlu...), a setup file or a preset", id="setup",
+                                     suggester=SuggestFromList(names, case_sensitive=False))
+                    yield CatalogList(self.benchmarks, id="catalog")
+                    yield Static("", id="setup-note")
+                    yield Static("The task, if not the setup's own: a task TOML file, a local copy of a hub "
+                                 "dataset (a folder in the hub layout), or hf:owner/name.")
                     yield Input(placeholder="blank: the setup's task", id="task")
                 with VerticalScroll(id="step-scores"):
                     yield Static("Your score (blank: scoregap measures it) and the reported one. "
@@ -188,6 +252,23 @@ class WizardScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#model", Input).focus()
+        self.query_one(CatalogList).show("")
+
+    # -- the catalog -----------------------------------------------------------------------------
+
+    @on(Input.Changed, "#setup")
+    def _setup_changed(self, event: Input.Changed) -> None:
+        self.query_one(CatalogList).show(event.value)
+        entry = self._entry(event.value)
+        self.query_one("#setup-note", Static).update(_entry_note(entry) if entry else "")
+
+    @on(OptionList.OptionSelected, "#catalog")
+    def _entry_picked(self, event: OptionList.OptionSelected) -> None:
+        self.query_one("#setup", Input).value = event.option.id or ""
+        self.query_one("#task", Input).focus()
+
+    def _entry(self, name: str) -> catalog.Entry | None:
+        return next((e for e in self.benchmarks if e.name == name.strip()), None)
 
     # -- navigation ------------------------------------------------------------------------------
 
@@ -213,7 +294,12 @@ class WizardScreen(Screen):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        """Enter moves to the step's next field; on its last field, to the next step."""
+        """Enter moves to the step's next field; on its last field, to the next step. In the setup
+        field, words that leave one benchmark in the list ("mmlu") become its name."""
+        if event.input.id == "setup" and not self._entry(event.value) and not Path(event.value).expanduser().exists():
+            found = catalog.search(event.value, self.benchmarks)
+            if event.value.strip() and len(found) == 1:
+                event.input.value = found[0].name
         fields = list(self.query_one(f"#{STEPS[self.step]}").query(Input))
         if event.input in fields and event.input is not fields[-1]:
             fields[fields.index(event.input) + 1].focus()
@@ -240,7 +326,13 @@ class WizardScreen(Screen):
                 self.check_model(value["model"], value["revision"])
                 return   # the worker moves on when the model resolves
             if self.step == 1:
-                self._check_setup(value["setup"], value["task"])
+                yours = self._setup_with_task(value["setup"], value["task"])
+                if value["task"] and not value["task"].startswith("hf:"):
+                    self._error("Checking the task…")
+                    self.checking = True
+                    self.check_task(yours, value["setup"], value["task"])
+                    return   # the worker moves on when the task loads
+                self._accept_setup(yours, value["setup"], value["task"])
             elif self.step == 2:
                 self._check_scores(value)
             elif self.step == 3:
@@ -255,41 +347,79 @@ class WizardScreen(Screen):
 
     # -- validation ------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="wizard", description="checking the model")
+    @work(thread=True, exclusive=True, exit_on_error=False, group="wizard", name="model",
+          description="checking the model")
     def check_model(self, name: str, revision: str) -> str:
         from scoregap.engine.model import resolve_model
 
         return resolve_model(name, revision, self.cache).directory
 
+    @work(thread=True, exclusive=True, exit_on_error=False, group="wizard", name="task",
+          description="checking the task")
+    def check_task(self, yours: Setup, setup: str, task: str) -> tuple[Setup, str, str]:
+        """Load the task the user gave (a file, or a local copy of a hub dataset): a bad row, a
+        missing config or a folder `datasets` cannot read is said now, not when the session runs."""
+        from scoregap.engine.tasks import load_task
+
+        try:
+            load_task(yours.task)
+        except InputError as err:
+            folder = Path(task).expanduser()
+            if folder.is_dir():
+                from scoregap.engine.hub_layout import layout
+                from scoregap.engine.presets import load_setup
+
+                if layout(folder) is None:
+                    hf = load_setup(setup).task.hf
+                    raise InputError(f"{err} {folder} is read as a local copy of a hub dataset: give a snapshot "
+                                     f"of the dataset repository, whose README.md lists its configs (hf download "
+                                     f"{hf} --repo-type dataset --local-dir {folder}).") from None
+            raise
+        return yours, setup, task
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "wizard" or not event.worker.is_finished:
             return
         self.checking = False
-        if event.state == WorkerState.SUCCESS and self.step == 0:
+        if event.state == WorkerState.SUCCESS and event.worker.name == "model" and self.step == 0:
             self._go(1)
+        elif event.state == WorkerState.SUCCESS and event.worker.name == "task" and self.step == 1:
+            self._accept_setup(*event.worker.result)
+            self._go(2)
         elif event.state == WorkerState.ERROR:
             err = event.worker.error
             self._error(str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}")
 
-    def _check_setup(self, setup: str, task: str) -> None:
+    def _setup_with_task(self, setup: str, task: str) -> Setup:
+        """Your setup as named, with the task the user gave instead of its own (not loaded yet)."""
         from scoregap.engine.presets import load_setup
 
         if not setup:
-            raise InputError("Name your setup: a file, or a preset such as lm-eval/mmlu.")
+            raise InputError("Name your setup: a benchmark from the catalog such as lm-eval/mmlu, a setup "
+                             "file, or a preset.")
         yours = load_setup(setup)
-        if task:
-            if task.startswith("hf:"):
-                yours = yours.with_values({"task.path": "", "task.hf": task[3:]}, origin="the wizard")
-            else:
-                path = Path(task).expanduser()
-                if not path.is_file():
-                    raise InputError(f'Task "{task}": no such file. Give a task TOML file, or hf:owner/name.')
-                from scoregap.engine.tasks import load_task
+        if not task:
+            return yours
+        if task.startswith("hf:"):
+            return yours.with_values({"task.path": "", "task.hf": task[3:]}, origin="the wizard")
+        path = Path(task).expanduser()
+        if path.is_dir():
+            if not yours.task.hf:
+                raise InputError(f'Task "{task}" is a folder, read as a local copy of a hub dataset, but '
+                                 f"{setup} has no hub task (task.hf) for it to replace. Give a task TOML file.")
+            return yours.with_values({"task.path": "", "task.hf": str(path.resolve())}, origin="the wizard")
+        if not path.is_file():
+            raise InputError(f'Task "{task}": no such file or folder. Give a task TOML file, a local copy of a '
+                             f"hub dataset (a folder in the hub layout), or hf:owner/name.")
+        return yours.with_values({"task.path": str(path.resolve()), "task.hf": ""}, origin="the wizard")
 
-                yours = yours.with_values({"task.path": str(path.resolve()), "task.hf": ""}, origin="the wizard")
-                load_task(yours.task)
+    def _accept_setup(self, yours: Setup, setup: str, task: str) -> None:
         self.yours_setup = yours
         self.answers.setup, self.answers.task = setup, task
+        entry = self._entry(setup)
+        if entry is not None and entry.presets:
+            self.query_one("#reported-setup", Input).placeholder = (
+                f"the reference setup, if known (e.g. {entry.presets[-1]})")
 
     def _check_scores(self, value: dict[str, str]) -> None:
         from scoregap.engine.presets import load_setup
