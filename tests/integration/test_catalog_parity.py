@@ -73,7 +73,7 @@ def world(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     names = [f"sg_{n}" for n in ENTRIES]
     out = simple_evaluate(
         model=HFLM(pretrained=str(tiny_model), device="cpu", dtype="float32", batch_size=1),
-        tasks=names, task_manager=TaskManager(include_path=str(root / "yaml")), log_samples=True,
+        tasks=names, task_manager=TaskManager(include_path=str(root / "yaml"), include_defaults=False), log_samples=True,
         random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=1234,
     )
     cache = Cache(root / "cache")

@@ -69,7 +69,7 @@ def test_same_prompts_loglikelihoods_and_scores_as_lm_eval(case, hflm, engine, t
     assert exported.unsupported == ()
     exported.write(tmp_path)
     out = simple_evaluate(
-        model=hflm, tasks=[exported.task_name], task_manager=TaskManager(include_path=str(tmp_path)),
+        model=hflm, tasks=[exported.task_name], task_manager=TaskManager(include_path=str(tmp_path), include_defaults=False),
         num_fewshot=exported.run_args["num_fewshot"], limit=LIMIT, log_samples=True,
         apply_chat_template=exported.run_args["apply_chat_template"],
         fewshot_as_multiturn=exported.run_args["fewshot_as_multiturn"],
