@@ -4,9 +4,16 @@ from __future__ import annotations
 
 
 async def settle(app, pilot) -> None:  # noqa: ANN001
-    """Wait until the engine is idle and every worker and message is done."""
+    """Wait until the engine is idle and every worker and message is done. A worker cancelled
+    on the way (an exclusive one replaced by a newer one, as the prompt pane's render is) is not
+    a failure: the loop waits for what replaced it."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(2000):
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass
         await pilot.pause()
         if not app._driving and not any(w.is_running for w in app.workers):
             return
