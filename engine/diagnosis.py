@@ -19,7 +19,7 @@ or a resumed session recomputes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 from scoregap.engine import noise, ranking, reconcile, screening, stats
 from scoregap.engine.cache import CacheError
@@ -36,6 +36,7 @@ from scoregap.engine.events import CONCLUDING, MEASURING, Events, NullEvents, St
 from scoregap.engine.presets import presets_for
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.prompts import PromptBuilder, probe_chat
+from scoregap.engine.run_evidence import run_evidence
 from scoregap.engine.scoring import OutputStats, describe_outputs, doc_weights, output_stats, reread
 from scoregap.engine.session import Session
 from scoregap.engine.setup import Setup
@@ -58,6 +59,7 @@ class Diagnosis:
     weights: dict[int, float] = field(default_factory=dict)      # doc -> aggregation weight
     clusters: dict[int, str] = field(default_factory=dict)       # doc -> subtask, when clustering
     noise: noise.Floor | None = None
+    runs: dict[str, Any] | None = None     # what the session's runs show (engine/run_evidence.py)
     results: dict[str, CheckResult] = field(default_factory=dict)
     ranking: list[Finding] = field(default_factory=list)
     reconciliation: reconcile.Reconciliation | None = None
@@ -98,6 +100,7 @@ class Diagnosis:
         planned = noise.repeats(yours, _pool(load_task(yours.task, setup_source=yours.source)))
         self.set_step(MEASURING, "your setup", 1, len(planned) + 1)
         self.yours = self.engine.evaluate(yours, self.limit)
+        self.runs = run_evidence(self.session, self.yours, self.checks)
         self.weights = doc_weights(self.yours.scores, yours.scoring.aggregate)
         subtasks = {s.subtask for s in self.yours.scores}
         self.clusters = ({s.doc_id: s.subtask for s in self.yours.scores} if len(subtasks) >= MIN_CLUSTERS else {})

@@ -138,6 +138,17 @@ _MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&!])")
 _MD_BLOCK_START = re.compile(r"([#+=-]|\d+[.)])")
 
 
+def runs_lines(m: dict[str, Any]) -> list[str]:
+    """What the session's runs show (report.json `runs`), as sentences; [] when it names none."""
+    runs = m.get("runs") or {}
+    lines = list((runs.get("comparison") or {}).get("lines", []))
+    if runs.get("remeasure"):
+        lines.append(runs["remeasure"]["line"])
+    if runs.get("error"):
+        lines.append(f"The session's runs could not be read: {runs['error']}")
+    return lines
+
+
 def md(text: object) -> str:
     """A string from the user, a file or the model, made inert in Markdown: one line (a newline
     could start a heading or a fence), no leading spaces (an indented code block), and every mark
@@ -165,8 +176,15 @@ def markdown(m: dict[str, Any]) -> str:
     (inline) or `fence` (blocks)."""
     n = m["yours"]["n"]
     out = [f"# scoregap diagnosis: {md(m['task']['name'])} on {md(m['model']['name'])}", "",
-           f"**{md(verdict_line(m))}**", "",
-           f"Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {md(m['noise_floor']['basis'])}", ""]
+           f"**{md(verdict_line(m))}**", ""]
+    if runs_lines(m):
+        out += ["## What the two runs show", ""] + [f"- {md(line)}" for line in runs_lines(m)] + [""]
+        first = ((m.get("runs") or {}).get("comparison") or {}).get("first_difference")
+        if first:
+            out += [f"First differing prompt (your doc {first['doc_id']}):", ""]
+            out += fence("\n".join(prompt_diff(first["yours"], first["reported"], "yours", "reported")[:40]), "diff")
+            out.append("")
+    out += [f"Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {md(m['noise_floor']['basis'])}", ""]
     if m.get("outputs"):
         out += [f"Your outputs: {md(m['outputs']['text'])}", ""]
     if m.get("untested_facts"):
@@ -179,6 +197,7 @@ def markdown(m: dict[str, Any]) -> str:
         for label, r in zip(numbering(causes), causes):
             after = f" (after {', '.join(r['after'])})" if r["after"] else ""
             after += f" (or {' / '.join(r['alike'])})" if r.get("alike") else ""
+            after += " (the runs show it)" if r.get("runs_show") else ""
             out.append(f"| {label} | {md(r['check'])} | {md(r['variant'] + after)} | {score_text(r, n)} | "
                        f"{signed(r['delta'])} | {ci_text(r['ci'])} | {closes_text(r)} | {p_text(r['p'])} |")
         out += [""] + [md(line) + "\n" for line in alternatives_lines(m)]
@@ -291,6 +310,8 @@ def html_report(m: dict[str, Any]) -> str:
         for cid, c in m["checks"].items()
     )
     diff = e("\n".join(m["prompt_diff"]["diff"]) or "(identical)")
+    runs = ("<h2>What the two runs show</h2><ul>" + "".join(f"<li>{e(line)}</li>" for line in runs_lines(m))
+            + "</ul>") if runs_lines(m) else ""
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>scoregap: {e(m['task']['name'])}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
@@ -298,6 +319,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 6px;te
 pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 <h1>scoregap diagnosis: {e(m['task']['name'])} on {e(m['model']['name'])}</h1>
 <p><strong>{e(verdict_line(m))}</strong></p>
+{runs}
 <p>Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {e(m['noise_floor']['basis'])}</p>
 <p>{e(('Your outputs: ' + m['outputs']['text']) if m.get('outputs') else '')}</p>
 {''.join(f"<p><strong>Stated but not testable:</strong> {e(f['why'])}</p>" for f in m.get('untested_facts', []))}

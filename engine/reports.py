@@ -156,6 +156,10 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
         "setups": {"yours": yours_setup.to_dict(), "reconciled": target.to_dict()},
         "environment": environment(yours_setup.loading.backend),
     }
+    model["runs"] = d.runs
+    differing = set(((d.runs or {}).get("comparison") or {}).get("implicated_keys", []))
+    for r in model["ranking"]:
+        r["runs_show"] = bool(differing & set(r["changes"]))
     first = d.yours.planned[0]
     theirs_context = first.prompt.context
     if rec is not None and rec.setup != yours_setup:

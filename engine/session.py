@@ -28,10 +28,12 @@ STRING = ((str,), "a string")
 NUMBER = ((int, float), "a number")
 KEYS: dict[str, dict[str, tuple[tuple[type, ...], str]]] = {
     "model": {"path": ((str,), "a string (a model directory or a hub id)"), "revision": STRING},
-    "yours": {"setup": ((str,), "a string (a setup file or a preset name)"), "score": NUMBER},
+    "yours": {"setup": ((str,), "a string (a setup file or a preset name)"), "score": NUMBER,
+              "run": ((dict,), "a table (path, tool, task, metric) naming your lm-eval or lighteval run")},
     "reported": {"score": NUMBER, "source": STRING, "setup": ((str,), "a string (a setup file or a preset name)"),
                  "scale": ((str,), 'a string ("auto", "fraction" or "percent")'),
-                 "known": ((dict,), 'a table of dotted setup keys ("fewshot.k" = 5)')},
+                 "known": ((dict,), 'a table of dotted setup keys ("fewshot.k" = 5)'),
+                 "run": ((dict,), "a table (path, tool, task, metric) naming your lm-eval or lighteval run")},
     "diagnosis": {"checks": ((list,), "a list of check names"), "limit": ((int,), "an integer")},
     "truth": {"causes": ((list,), "a list of check names"), "story": STRING},
 }
@@ -56,6 +58,8 @@ class Session:
     truth: tuple[str, ...] = ()
     story: str = ""
     yours_setup: str = ""                # your setup as named: a preset name or an absolute path
+    yours_run: RunRef | None = None      # your own run's files, when imported
+    reported_run: RunRef | None = None   # the reported run's files, when imported
 
     def to_toml(self) -> str:
         """The session file for this session: `load_session` of it gives this session back
@@ -68,9 +72,13 @@ class Session:
         }
         if self.yours_score is not None:
             data["yours"]["score"] = _from_fraction(self.yours_score, self.reported_scale)
+        if self.yours_run:
+            data["yours"]["run"] = self.yours_run.to_dict()
         data["reported"] = {"score": self.reported_raw, "scale": self.reported_scale, "source": self.reported_source}
         if self.reported_setup:
             data["reported"]["setup"] = self.reported_setup
+        if self.reported_run:
+            data["reported"]["run"] = self.reported_run.to_dict()
         data["reported"]["known"] = dict(self.known)
         data["diagnosis"] = {"checks": [] if self.checks == CHECK_IDS else list(self.checks), "limit": self.limit}
         if self.truth or self.story:
@@ -165,6 +173,8 @@ def load_session(path: str | Path) -> Session:
         known=known, checks=checks, limit=limit,
         truth=tuple(str(c) for c in truth.get("causes", [])), story=truth.get("story", ""),
         yours_setup=_setup_ref(yours_raw["setup"], file.parent),
+        yours_run=_run_ref(yours_raw.get("run"), file.parent, f"{at('yours', 'run')}: yours.run"),
+        reported_run=_run_ref(reported.get("run"), file.parent, f"{at('reported', 'run')}: reported.run"),
     )
 
 
@@ -214,6 +224,48 @@ def _checks(names: list[Any], where: str) -> tuple[str, ...]:
         raise InputError(f"{where} must be a list of check names (strings), for example "
                          f'["prompt", "metric"]; checks: {", ".join(CHECK_IDS)}.')
     return parse_check_ids(names, where) or CHECK_IDS
+
+
+RUN_KEYS = ("path", "tool", "task", "metric")
+RUN_TOOLS = ("lm-eval", "lighteval")
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run's files, named in a session: read for the comparison of the two runs."""
+
+    path: str                    # absolute: an output folder or a results file
+    tool: str                    # "lm-eval" | "lighteval"
+    task: str = ""               # the task in it ("" : its only one)
+    metric: str = ""             # the score's metric ("acc_norm", "exact_match,strict-match"); "" : the first
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in (("path", self.path), ("tool", self.tool), ("task", self.task),
+                                  ("metric", self.metric)) if v}
+
+
+def _run_ref(table: Any, base: Path, where: str) -> RunRef | None:
+    """A `run = {path = ..., tool = ...}` table; the path is relative to the session file and
+    must exist."""
+    if table is None:
+        return None
+    for key, value in table.items():
+        if key not in RUN_KEYS:
+            raise InputError(f'{where}: unknown key "{key}".{did_you_mean(key, RUN_KEYS)} A run has '
+                             f"{', '.join(RUN_KEYS)}.")
+        if not isinstance(value, str):
+            raise InputError(f"{where}: {key} must be a string, not {value!r}.")
+    if not table.get("path"):
+        raise InputError(f"{where}: path is required (an lm-eval or lighteval output folder, or its results file).")
+    tool = table.get("tool", "lm-eval")
+    if tool not in RUN_TOOLS:
+        raise InputError(f'{where}: tool = "{tool}" is not allowed; tools: {", ".join(RUN_TOOLS)}.')
+    path = absolute(base / Path(table["path"]).expanduser())
+    kind = path_kind(path)
+    if kind not in ("file", "directory"):
+        raise InputError(f'{where}: path = "{table["path"]}": {path} {kind_phrase(path, kind)}; a run is an '
+                         f"lm-eval or lighteval output folder, or its results JSON file.")
+    return RunRef(str(path), tool, table.get("task", ""), table.get("metric", ""))
 
 
 def _model_path(value: str, base: Path, where: str) -> str:

@@ -6,6 +6,7 @@
     scoregap diagnose SESSION.toml [--checks a,b] [--limit N] [--report DIR]
     scoregap demo [NAME] [--list] [--reveal] [--headless]
     scoregap benchmarks [--json]              the benchmark catalog: what a session can name
+    scoregap import lm-eval|lighteval PATH    a run you already made becomes a session
 
 Bad input of any kind (a setup, a task, a model path, an unusable result cache) is one paragraph
 on stderr and exit code 2; `--debug` shows the traceback instead. Heavy imports (torch,
@@ -117,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bm.add_argument("--json", action="store_true", help="machine output: one object per benchmark")
     bm.add_argument("--debug", action="store_true", help="show tracebacks instead of short error messages")
+
+    from scoregap.tui.import_cli import add_parser as add_import
+
+    add_import(sub, EPILOG)
     return parser
 
 
@@ -176,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["app"])
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "eval": cmd_eval, "diagnose": cmd_diagnose, "demo": cmd_demo, "app": cmd_app,
-        "benchmarks": cmd_benchmarks,
+        "benchmarks": cmd_benchmarks, "import": cmd_import,
     }
     from scoregap.engine.errors import InputError
     from scoregap.engine.progress import Cancelled
@@ -194,6 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated as stop:
         _say(f"\n{INTERRUPTED}")
         return 128 + stop.signum
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from scoregap.tui.import_cli import cmd_import as run
+
+    return run(args)
 
 
 def _cache(args: argparse.Namespace) -> Cache:

@@ -1,0 +1,480 @@
+"""Reading an lm-evaluation-harness output: its score, its settings, its per-sample logs, a setup.
+
+`lm-eval run ... --output_path OUT --log_samples` writes `OUT/<model>/results_<time>.json` (the
+scores, each task's full config, the run's `config`: model_args, batch size, seeds; the chat
+template and its hash, the system instruction, multi-turn shots, versions) and beside it one
+`samples_<task>_<time>.jsonl` per task (each doc, its requests' strings, the responses, the
+per-doc metric values, a hash of the doc). The Open LLM Leaderboard publishes the same files.
+
+`read_lmeval` turns one task of such a run into a `LoggedRun` and a `Reconstruction` of the
+setup that produced it: a catalog task extends its `lm-eval/<task>` preset (the task configs
+are lm-eval's own YAML, which those presets reproduce); any other task is rebuilt from its
+config: the Jinja of doc_to_text becomes prompt.template as it is (templates see the doc's
+fields), doc_to_choice and doc_to_target name the fields, delimiters and the description carry
+over. What a setup cannot say (a Python process_docs, a filter other than a regex, a fractional
+limit, the device the run used) is listed, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scoregap.engine import catalog
+from scoregap.engine.errors import InputError
+from scoregap.engine.inputs import path_kind, read_text
+from scoregap.engine.runs import FACT_NAMES, LoggedDoc, LoggedRun, Reconstruction, content_hash
+
+RESULTS_LIMIT = 200_000_000
+DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": "auto",
+          "half": "float16", "float": "float32", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+GSM8K_FILTERS = {"strict-match": "gsm8k_strict", "flexible-extract": "gsm8k_flexible"}
+SAMPLERS = {"default": "stream", "first_n": "first_n"}
+
+
+def find_results(path: Path) -> Path:
+    """The results file a user names: the file itself, or the newest `results_*.json` under a
+    folder (lm-eval nests it one level down, in a folder named after the model)."""
+    kind = path_kind(path)
+    if kind == "file":
+        return path
+    if kind != "directory":
+        raise InputError(f"{path}: no such file or folder. Name an lm-eval output folder (the --output_path of "
+                         f"`lm-eval run`) or one of its results_*.json files.")
+    found = sorted(path.rglob("results_*.json"), key=lambda p: p.name)
+    if not found:
+        raise InputError(f"{path}: this folder holds no results_*.json file, so it is not an lm-eval output "
+                         f"folder. lm-eval writes one under --output_path (in a folder named after the model); "
+                         f"name that folder or the file.")
+    return found[-1]
+
+
+def read_results(file: Path) -> dict[str, Any]:
+    text = read_text(file, "lm-eval results file", limit=RESULTS_LIMIT)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{file}, line {err.lineno}: not valid JSON ({err.msg}); an lm-eval results file is "
+                         f"the JSON `lm-eval run --output_path` writes.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict) or "configs" not in data:
+        other = " It looks like lighteval's (config_general, config_tasks): use `scoregap import lighteval`." \
+            if isinstance(data, dict) and "config_general" in data else ""
+        raise InputError(f"{file}: not an lm-eval results file: it needs the keys \"results\" and \"configs\" that "
+                         f"lm-eval 0.4 writes.{other}")
+    return data
+
+
+def read_lmeval(path: Path | str, task: str = "", metric: str = "") -> tuple[LoggedRun, Reconstruction]:
+    """One task of an lm-eval run: `task` may be left empty when the file holds one task (or one
+    group); `metric` ("acc_norm", "exact_match,flexible-extract") picks the score, else the
+    task's first metric (and first filter)."""
+    file = find_results(Path(path))
+    data = read_results(file)
+    name = _pick_task(data, task, file)
+    subtasks = data.get("group_subtasks", {}).get(name) or [name]
+    configs = {s: data["configs"][s] for s in subtasks if s in data.get("configs", {})}
+    if not configs:
+        raise InputError(f'{file}: task "{name}" has no config in the file ("configs"), so its setup cannot be '
+                         f"rebuilt; lm-eval 0.4 writes one per task.")
+    first = next(iter(configs.values()))
+    key, score = _score(data["results"][name], metric, first, file, name)
+    metric_name, _, filter_name = key.partition(",")
+    recon = reconstruct(name, configs, data, metric_name, filter_name)
+    model, revision = _model(data)
+    samples_path, docs = _samples(file, data, configs, recon, metric_name, filter_name)
+    facts = {k: v for k, v in recon.values.items() if k in FACT_NAMES}
+    notes = list(recon.unrepresentable)
+    if not docs:
+        notes.append("no per-sample logs beside the results file (run lm-eval with --log_samples): prompts "
+                     "and per-doc outcomes cannot be compared")
+    run = LoggedRun(
+        tool="lm-eval", path=str(file), task=name, metric=metric_name, filter=filter_name, score=score,
+        model=model, revision=revision, facts=facts, notes=tuple(notes), docs=docs, samples_path=samples_path,
+        chat_template_sha=data.get("chat_template_sha") or "", version=str(data.get("versions", {}).get(name, "")))
+    return run, recon
+
+
+def _pick_task(data: dict[str, Any], task: str, file: Path) -> str:
+    groups = data.get("group_subtasks", {})
+    members = {s for subs in groups.values() for s in subs}
+    top = [t for t in data["results"] if t not in members]
+    if task:
+        if task not in data["results"]:
+            raise InputError(f'{file}: no task "{task}" in this run. Its tasks: {", ".join(top) or "none"}.')
+        return task
+    if len(top) != 1:
+        raise InputError(f"{file}: this run holds {len(top)} tasks ({', '.join(top)}); name one with --task.")
+    return top[0]
+
+
+def _score(results: Mapping[str, Any], metric: str, config: Mapping[str, Any], file: Path, task: str) -> tuple[str, float]:
+    keys = [k for k, v in results.items() if "," in k and "_stderr" not in k and isinstance(v, (int, float))]
+    if metric:
+        wanted = metric if "," in metric else next((k for k in keys if k.split(",")[0] == metric), metric)
+    else:
+        names = [m.get("metric") for m in config.get("metric_list", []) if isinstance(m, dict)]
+        filters = [f.get("name") for f in config.get("filter_list", []) if isinstance(f, dict)] or ["none"]
+        wanted = next((f"{m},{f}" for f in filters for m in names if f"{m},{f}" in keys), keys[0] if keys else "")
+    if wanted not in keys:
+        raise InputError(f'{file}: task "{task}" has no score "{wanted}". Its scores: {", ".join(keys) or "none"} '
+                         f"(metric,filter; --metric takes either part).")
+    return wanted, float(results[wanted])
+
+
+def _model(data: Mapping[str, Any]) -> tuple[str, str]:
+    config = data.get("config") or {}
+    args = model_args(config.get("model_args"))
+    model = args.get("pretrained") or args.get("model") or ""
+    if not model and isinstance(config.get("model"), str) and config["model"] not in ("hf", "vllm", "hf-auto"):
+        model = config["model"]
+    revision = args.get("revision") or ("" if config.get("model_revision") in (None, "main") else config["model_revision"])
+    return str(model or data.get("model_name", "")), str(revision)
+
+
+def model_args(raw: Any) -> dict[str, Any]:
+    """lm-eval's model_args: a dict, or the CLI's "pretrained=X,dtype=float32" string."""
+    if isinstance(raw, dict):
+        return raw
+    if not isinstance(raw, str) or not raw:
+        return {}
+    out: dict[str, Any] = {}
+    for part in raw.split(","):
+        key, _, value = part.partition("=")
+        if key.strip():
+            out[key.strip()] = value.strip()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The setup
+
+
+def catalog_benchmark(name: str, configs: Mapping[str, Any]) -> str:
+    """The catalog benchmark a task is, by name: "arc_easy", or "mmlu" for lm-eval's MMLU group."""
+    known = {e.benchmark for e in catalog.entries()}
+    if name in known:
+        return name
+    if all(s.startswith("mmlu_") for s in configs) and "mmlu" in known and name.startswith("mmlu"):
+        return "mmlu"
+    return ""
+
+
+def reconstruct(name: str, configs: Mapping[str, Mapping[str, Any]], data: Mapping[str, Any],
+                metric: str, filter_name: str) -> Reconstruction:
+    config = next(iter(configs.values()))
+    values: dict[str, Any] = {}
+    lost: list[str] = []
+    benchmark = catalog_benchmark(name, configs)
+    if benchmark:
+        extends = f"lm-eval/{benchmark}"
+        _catalog_task(extends, config, values)
+    else:
+        extends = "lm-eval/base"
+        _task_from_config(config, values, lost)
+    shots = data.get("n-shot", {}).get(name, config.get("num_fewshot"))
+    values["fewshot.k"] = int(shots or 0)
+    if values["fewshot.k"]:
+        values["fewshot.seed"] = int((data.get("config") or {}).get("fewshot_seed") or 1234)
+    _run_settings(data, values, lost)
+    _scoring(benchmark, config, metric, filter_name, values, lost)
+    if len(configs) > 1:
+        weighted = data.get("configs", {}).get(name, {})
+        values["scoring.aggregate"] = "micro"
+        if isinstance(weighted, dict) and weighted:
+            lost.append("the group's aggregation is read as lm-eval's doc-weighted mean (micro)")
+    limit = (data.get("config") or {}).get("limit")
+    if limit:
+        if isinstance(limit, float) and limit < 1:
+            lost.append(f"limit = {limit} (a fraction of each task's docs): a setup limits by a count")
+        elif len(configs) > 1:
+            lost.append(f"limit = {int(limit)} per subtask: task.limit counts docs over all subtasks")
+        else:
+            values["task.limit"] = int(limit)
+    version = data.get("versions", {}).get(name)
+    if version not in (None, "Yaml"):
+        lost.append(f"task version {version} (recorded; no setup key holds it)")
+    return Reconstruction(extends, values, values.pop("_task_file", None), tuple(lost))
+
+
+def _catalog_task(extends: str, config: Mapping[str, Any], values: dict[str, Any]) -> None:
+    from scoregap.engine.presets import load_setup
+
+    preset = load_setup(extends).task
+    path = config.get("dataset_path")
+    if isinstance(path, str) and path and path != preset.hf:
+        values["task.hf"] = path            # a local copy, as the run read it
+    revision = (config.get("dataset_kwargs") or {}).get("revision")
+    if revision:
+        values["task.revision"] = str(revision)
+
+
+def _jinja(source: Any) -> str | None:
+    """lm-eval's doc_to_* as a Jinja template: a template stays one, a field name becomes
+    "{{ name }}"; a Python function (saved as its source) cannot."""
+    if not isinstance(source, str):
+        return None
+    if "{{" in source or "{%" in source:
+        return source
+    return "{{ " + source + " }}" if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", source.strip()) else None
+
+
+def _field(source: Any) -> str | None:
+    """The doc field a doc_to_choice/doc_to_target names: "answer" or "{{answer}}"."""
+    if isinstance(source, str):
+        m = re.fullmatch(r"\s*(?:\{\{\s*)?([A-Za-z_][A-Za-z_0-9]*)(?:\s*\}\})?\s*", source)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _task_from_config(config: Mapping[str, Any], values: dict[str, Any], lost: list[str]) -> None:
+    kind = {"multiple_choice": "multiple_choice", "generate_until": "generate"}.get(config.get("output_type", ""))
+    if kind is None:
+        raise InputError(f'lm-eval output_type "{config.get("output_type")}" is not scored by scoregap: it scores '
+                         f"multiple_choice and generate_until tasks.")
+    values["task.kind"] = kind
+    for key in ("process_docs", "process_results"):
+        if config.get(key):
+            lost.append(f"{key} is Python ({_short(config[key])}): not run here, so docs or scores may differ")
+    split = config.get("test_split") or config.get("validation_split")
+    pool = config.get("fewshot_split") or config.get("training_split") or config.get("validation_split") or split
+    files = (config.get("dataset_kwargs") or {}).get("data_files")
+    if config.get("dataset_path") in ("json", "jsonl") and isinstance(files, dict):
+        task_file: dict[str, Any] = {"name": config.get("task", "task"), "kind": kind,
+                                     "docs": _one_file(files.get(split), split)}
+        if pool != split and files.get(pool):
+            task_file["fewshot"] = _one_file(files[pool], pool)
+        elif pool == split:
+            lost.append("shots come from the scored split itself (lm-eval skips a doc's own row): a local task "
+                        "needs its own few-shot file")
+        values["_task_file"] = task_file
+        values["task.path"] = "{task_file}"
+    elif isinstance(config.get("dataset_path"), str):
+        values["task.hf"] = config["dataset_path"]
+        if config.get("dataset_name"):
+            values["task.subset"] = config["dataset_name"]
+        values["task.split"] = split or "test"
+        if pool and pool != split:
+            values["task.fewshot_split"] = pool
+    template = _jinja(config.get("doc_to_text"))
+    if template is None:
+        raise InputError(f"doc_to_text is Python ({_short(config.get('doc_to_text'))}): a setup's prompt is a "
+                         f"Jinja template. Write the task as Jinja, or use a catalog task.")
+    values["prompt.template"] = template
+    values["prompt.description"] = config.get("description") or ""
+    values["prompt.target_delimiter"] = config.get("target_delimiter", " ")
+    values["prompt.fewshot_delimiter"] = config.get("fewshot_delimiter", "\n\n")
+    fields: dict[str, str] = {"question": _question_field(template)}
+    target = _field(config.get("doc_to_target"))
+    choice = config.get("doc_to_choice")
+    if kind == "multiple_choice":
+        if isinstance(choice, list) and all(isinstance(c, str) for c in choice):
+            labels = {"ABCDEFGHIJ"[: len(choice)]: "A", "abcdefghij"[: len(choice)]: "a",
+                      "123456789"[: len(choice)]: "1"}.get("".join(c.strip() for c in choice))
+            if labels is None:
+                raise InputError(f"doc_to_choice is the fixed list {choice}: a setup labels choices A.., a.. or 1.. only.")
+            values.update({"prompt.choice_labels": labels, "prompt.target": "label"})
+            lost.append(f"doc_to_choice is the fixed list {choice}: the choices' texts are read from a list field "
+                        f"of the same length (fields.choices; check it)")
+        elif _field(choice):
+            fields["choices"] = _field(choice) or ""
+            values.update({"prompt.choice_labels": "none", "prompt.target": "text",
+                           "prompt.choice_format": "{{ text }}"})
+        else:
+            raise InputError(f"doc_to_choice {_short(choice)} is neither a field nor a list of labels: a setup cannot "
+                             f"say it. Use a catalog task, or a task whose choices are one field.")
+        if target is None:
+            raise InputError(f"doc_to_target {_short(config.get('doc_to_target'))} is not a field holding the "
+                             f"gold's index: a setup cannot say it.")
+        fields["gold"] = target
+    else:
+        fields["gold"] = target or "answer"
+        if target is None:
+            lost.append(f"doc_to_target {_short(config.get('doc_to_target'))} is not one field: gold read from \"answer\"")
+        values["scoring.method"] = "generate"
+        values["scoring.metric"] = "exact_match"
+        gen = config.get("generation_kwargs") or {}
+        if "until" in gen:
+            until = gen["until"]
+            values["generation.stop"] = [until] if isinstance(until, str) else list(until)
+        if "max_gen_toks" in gen:
+            values["generation.max_new_tokens"] = int(gen["max_gen_toks"])
+        sampled = bool(gen.get("do_sample")) and float(gen.get("temperature", 1.0)) > 0
+        values["generation.temperature"] = float(gen.get("temperature", 1.0)) if sampled else 0.0
+        if sampled and "top_p" in gen:
+            values["generation.top_p"] = float(gen["top_p"])
+    values["task.fields"] = fields
+    sampler = (config.get("fewshot_config") or {}).get("sampler", "default")
+    if sampler not in SAMPLERS:
+        lost.append(f'few-shot sampler "{sampler}" (a setup has lm-eval\'s "default" and "first_n")')
+    values["fewshot.sampler"] = SAMPLERS.get(sampler, "stream")
+    if values["fewshot.sampler"] == "stream" and not (config.get("fewshot_split") or config.get("test_split")):
+        values["fewshot.sampler"] = "stream_excluding"
+
+
+def _question_field(template: str) -> str:
+    """The field a task maps to "question": "question" when the template names it, else the
+    first variable it reads."""
+    names = re.findall(r"\{\{-?\s*([A-Za-z_][A-Za-z_0-9]*)", template)
+    return "question" if "question" in names or not names else names[0]
+
+
+def _one_file(value: Any, split: str) -> str:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str):
+        raise InputError(f'data_files["{split}"] is {_short(value)}: a local task reads one JSON Lines file per split.')
+    return value
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def _run_settings(data: Mapping[str, Any], values: dict[str, Any], lost: list[str]) -> None:
+    config = data.get("config") or {}
+    args = model_args(config.get("model_args"))
+    chat = bool(data.get("chat_template"))
+    values["chat.apply_template"] = chat
+    values["chat.system_prompt"] = data.get("system_instruction") or ""
+    if chat:
+        values["fewshot.multiturn"] = bool(data.get("fewshot_as_multiturn"))
+    dtype = str(args.get("dtype") or args.get("torch_dtype") or config.get("model_dtype") or "").replace("torch.", "")
+    if dtype:
+        if dtype in DTYPES:
+            values["loading.dtype"] = DTYPES[dtype]
+        else:
+            lost.append(f"dtype {dtype} (a setup has float32, bfloat16, float16, auto)")
+    batch = str(config.get("batch_size") or args.get("batch_size") or "")
+    if batch.isdigit() and int(batch) > 0:
+        values["loading.batch_size"] = int(batch)
+    elif batch.startswith("auto"):
+        values["loading.batch_size"] = "auto"
+    for key in ("trust_remote_code", "add_bos_token"):
+        if str(args.get(key, "")).lower() in ("true", "false"):
+            flag = str(args[key]).lower() == "true"
+            values["loading.trust_remote_code" if key == "trust_remote_code" else "loading.add_bos_token"] = \
+                flag if key == "trust_remote_code" else ("true" if flag else "false")
+    if config.get("device"):
+        lost.append(f"device {config['device']} (the diagnosis picks this machine's device: loading.device = auto)")
+    for key in ("parallelize", "max_length", "load_in_8bit", "load_in_4bit", "peft", "delta", "gguf_file"):
+        if key in args:
+            lost.append(f"model_args {key}={args[key]} (no setup key)")
+    if data.get("chat_template_sha"):
+        lost.append(f"chat template sha256 {str(data['chat_template_sha'])[:12]}…: the model's own template is used "
+                    f"here; the import checks the prompts it renders against the logged ones")
+
+
+def _scoring(benchmark: str, config: Mapping[str, Any], metric: str, filter_name: str,
+             values: dict[str, Any], lost: list[str]) -> None:
+    from scoregap.engine.metrics import ALL_METRICS
+
+    preset_metric = ""
+    if benchmark:
+        from scoregap.engine.presets import load_setup
+
+        preset_metric = load_setup(f"lm-eval/{benchmark}").scoring.metric
+    if benchmark.startswith("truthfulqa_mc2") and metric == "acc":
+        values["scoring.metric"] = "mc2"      # lm-eval names MC2's mass on true answers "acc"
+    elif metric in ALL_METRICS:
+        values["scoring.metric"] = metric
+    else:
+        values["scoring.metric"] = preset_metric or "acc"
+        lost.append(f'metric "{metric}" (not one scoregap computes; scored as {values["scoring.metric"]})')
+    if values.get("scoring.method") == "generate" or config.get("output_type") == "generate_until":
+        if benchmark == "gsm8k" and filter_name in GSM8K_FILTERS:
+            values["scoring.extract"] = GSM8K_FILTERS[filter_name]
+            return
+        steps = next((f.get("filter", []) for f in config.get("filter_list", [])
+                      if isinstance(f, dict) and f.get("name") == filter_name), [])
+        for step in steps:
+            fn = step.get("function")
+            if fn == "regex" and step.get("regex_pattern"):
+                values["scoring.extract"] = "regex:" + str(step["regex_pattern"])
+                if step.get("group_select", 0) not in (0,):
+                    lost.append(f"regex filter group_select = {step['group_select']} (a setup takes the first match)")
+            elif fn not in ("take_first",):
+                lost.append(f'filter step "{fn}" of "{filter_name}" (no setup key)')
+        for m in config.get("metric_list", []):
+            if isinstance(m, dict) and m.get("metric") == metric:
+                steps = [s for s, flag in (("lower", m.get("ignore_case")), ("punctuation", m.get("ignore_punctuation")))
+                         if flag]
+                if steps:
+                    values["scoring.normalize"] = steps
+                if m.get("regexes_to_ignore") and benchmark != "gsm8k":
+                    lost.append(f"exact_match regexes_to_ignore {m['regexes_to_ignore']} (no setup key)")
+
+
+# ---------------------------------------------------------------------------------------------
+# The per-sample logs
+
+
+def _samples(file: Path, data: Mapping[str, Any], configs: Mapping[str, Mapping[str, Any]], recon: Reconstruction,
+             metric: str, filter_name: str) -> tuple[str, tuple[LoggedDoc, ...]]:
+    stamp = file.stem.removeprefix("results_")
+    docs: list[LoggedDoc] = []
+    paths = []
+    question = dict(recon.values.get("task.fields", {})).get("question", "question")
+    for subtask in configs:
+        path = file.parent / f"samples_{subtask}_{stamp}.jsonl"
+        if not path.is_file():
+            continue
+        paths.append(path)
+        rows = [r for r in _rows(path) if not filter_name or r.get("filter", filter_name) == filter_name]
+        expected = (data.get("n-samples", {}).get(subtask) or {}).get("effective")
+        if expected is not None and int(expected) != len(rows):
+            raise InputError(f"{path}: {len(rows)} samples, but the results file ({file.name}) says task {subtask} "
+                             f"scored {expected}: these samples are not from that run.")
+        for number, row in enumerate(rows, start=1):
+            docs.append(_doc(row, path, number, subtask if len(configs) > 1 else "", question, metric, filter_name))
+    return (str(paths[0]) if len(paths) == 1 else str(file.parent)) if paths else "", tuple(docs)
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    """The samples of one task (a generate task logs one row per doc and filter)."""
+    rows = []
+    for number, line in enumerate(read_text(path, "lm-eval samples file", limit=RESULTS_LIMIT).split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}, line {number}: not valid JSON ({err.msg}).") from None
+        if not isinstance(row, dict) or "arguments" not in row or "doc_id" not in row:
+            raise InputError(f"{path}, line {number}: not an lm-eval sample (it needs doc_id and arguments).")
+        rows.append(row)
+    return rows
+
+
+def _doc(row: Mapping[str, Any], path: Path, number: int, subtask: str, question: str, metric: str,
+         filter_name: str) -> LoggedDoc:
+    args = row["arguments"]
+    requests: list[tuple[str, str]] = []
+    items = args.values() if isinstance(args, dict) else args
+    for item in items:
+        parts = list(item.values()) if isinstance(item, dict) else list(item)
+        context = parts[0] if parts and isinstance(parts[0], str) else ""
+        continuation = parts[1] if len(parts) > 1 and isinstance(parts[1], str) else ""
+        requests.append((context, continuation))
+    lls: tuple[float, ...] = ()
+    prediction = ""
+    responses = row.get("resps") or []
+    try:
+        if requests and requests[0][1] and responses:
+            lls = tuple(float(r[0][0]) for r in responses)
+        elif responses:
+            prediction = str(responses[0][0])
+    except (TypeError, ValueError, IndexError):
+        raise InputError(f"{path}, line {number}: resps is not what lm-eval logs for this task.") from None
+    doc = row.get("doc") if isinstance(row.get("doc"), dict) else {}
+    value = row.get(metric)
+    text = doc.get(question) if isinstance(doc.get(question), str) else next(
+        (v for v in doc.values() if isinstance(v, str)), "")
+    return LoggedDoc(
+        doc_id=int(row["doc_id"]), doc=doc, question=text, requests=tuple(requests),
+        correct=float(value) if isinstance(value, (int, float)) else None, loglikelihoods=lls,
+        prediction=prediction, doc_hash=str(row.get("doc_hash") or content_hash(doc)), subtask=subtask)

@@ -1,0 +1,78 @@
+"""The runs a session names, read beside the diagnosis: what they show before any ablation.
+
+Two pieces of evidence, both free of model calls beyond your measured setup:
+
+- the two runs compared doc by doc (`runs.compare_runs`), with the checks whose setting keys
+  differ between them ("implicated"); the report and the app show it first;
+- your logged run against scoregap's re-measurement of your setup on this machine: the docs whose
+  outcome flips and the largest per-choice loglikelihood difference. Identical prompts that score
+  differently point at the hardware, the dtype, the batch size or the backend (the loading check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from scoregap.engine.errors import InputError
+from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines
+
+
+def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any]) -> dict[str, Any] | None:
+    """The report's `runs` entry, or None when the session names no run."""
+    from scoregap.engine.run_import import read_ref
+
+    if session.yours_run is None and session.reported_run is None:
+        return None
+    try:
+        yours = read_ref(session.yours_run)[0] if session.yours_run else None
+        reported = read_ref(session.reported_run)[0] if session.reported_run else None
+    except InputError as err:
+        return {"error": str(err)}
+    out: dict[str, Any] = {}
+    if yours is not None and reported is not None and yours.docs and reported.docs:
+        comparison = compare_runs(yours, reported)
+        data = comparison.to_dict()
+        differing = set(comparison.keys)
+        data["implicated"] = [c.id for c in checks if differing & set(getattr(c, "keys", ()))]
+        data["implicated_keys"] = sorted(differing)
+        data["lines"] = comparison_lines(data)
+        out["comparison"] = data
+    if yours is not None and yours.docs:
+        out["remeasure"] = remeasure(yours, yours_eval)
+    return out or None
+
+
+def remeasure(run: LoggedRun, ev: Any) -> dict[str, Any]:
+    """Your logged outcomes against your setup measured here, on the docs both have (paired by
+    subtask and position, as the import's prompt check pairs them)."""
+    index: dict[tuple[str, int], Any] = {}
+    counts: dict[str, int] = {}
+    subtasked = bool(run.docs and run.docs[0].subtask)
+    by_id = {s.doc_id: s for s in ev.scores}
+    for planned in ev.planned:
+        name = planned.doc.subtask if subtasked else ""
+        index[(name, counts.get(name, 0))] = by_id.get(planned.doc.doc_id)
+        counts[name] = counts.get(name, 0) + 1
+    flips, n, worst, logged_sum, here_sum = 0, 0, 0.0, 0.0, 0.0
+    for doc in run.docs:
+        score = index.get((doc.subtask, doc.doc_id))
+        if score is None or doc.correct is None:
+            continue
+        here = score.scores.get(run.metric, score.score)
+        n += 1
+        logged_sum += doc.correct
+        here_sum += here
+        flips += (doc.correct >= 0.5) != (here >= 0.5)
+        ours = score.raw.get("loglikelihoods") or []
+        if doc.loglikelihoods and len(ours) == len(doc.loglikelihoods):
+            worst = max(worst, max(abs(a - b) for a, b in zip(doc.loglikelihoods, ours)))
+    if not n:
+        return {"docs": 0, "line": "None of your logged docs was measured here (another task or split?)."}
+    line = (f"Your logged run against your setup measured here, on {n} docs: {flips} change outcome; "
+            f"largest per-choice loglikelihood difference {worst:.2g}; logged {100 * logged_sum / n:.1f}, "
+            f"here {100 * here_sum / n:.1f}.")
+    if flips:
+        line += " Same prompts scoring differently point at the hardware, dtype, batch size or backend."
+    return {"docs": n, "flips": flips, "max_abs_delta_loglikelihood": worst, "logged_score": logged_sum / n,
+            "score_here": here_sum / n, "line": line}
