@@ -211,14 +211,30 @@ def _catalog_task(extends: str, config: Mapping[str, Any], values: dict[str, Any
         values["task.revision"] = str(revision)
 
 
+SHADOWED = ("choices", "choice_list", "labels", "choice")
+"""Names a setup's template gives its own meaning (the formatted choices block, ...): an lm-eval
+template that reads a doc field of that name reads it as `doc.<name>` here."""
+
+
 def _jinja(source: Any) -> str | None:
-    """lm-eval's doc_to_* as a Jinja template: a template stays one, a field name becomes
-    "{{ name }}"; a Python function (saved as its source) cannot."""
+    """lm-eval's doc_to_* as a Jinja template: a template stays one (doc fields that a setup's
+    template shadows read through `doc`), a field name becomes "{{ name }}"; a Python function
+    (saved as its source) cannot."""
     if not isinstance(source, str):
         return None
     if "{{" in source or "{%" in source:
-        return source
+        return re.sub(r"(\{\{|\{%)(.*?)(\}\}|%\})", lambda m: m.group(1) + _unshadow(m.group(2)) + m.group(3),
+                      source, flags=re.S)
     return "{{ " + source + " }}" if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", source.strip()) else None
+
+
+def _unshadow(code: str) -> str:
+    """Bare references to shadowed names inside one Jinja tag become `doc.<name>` (attributes,
+    quoted strings and loop variables bound in the tag stay as they are)."""
+    bound = set(re.findall(r"\bfor\s+([A-Za-z_][A-Za-z_0-9]*)", code)) | set(re.findall(r"\bset\s+([A-Za-z_]\w*)", code))
+    parts = re.split(r"(\"[^\"]*\"|'[^']*')", code)
+    pattern = r"(?<![\w.])(" + "|".join(n for n in SHADOWED if n not in bound) + r")\b"
+    return "".join(p if i % 2 else re.sub(pattern, r"doc.\1", p) for i, p in enumerate(parts))
 
 
 def _field(source: Any) -> str | None:
