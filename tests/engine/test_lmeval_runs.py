@@ -1,0 +1,199 @@
+"""Reading lm-eval outputs without a model: what is rebuilt, what is said, what is refused.
+
+The files are written here in lm-eval 0.4.13's layout (the keys its EvaluationTracker writes,
+as tests/integration/test_import_runs.py produces them for real); each case changes one thing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scoregap.engine.errors import InputError
+from scoregap.engine.lmeval_runs import model_args, read_lmeval
+from scoregap.engine.presets import load_setup
+from scoregap.engine.run_import import import_runs
+from scoregap.engine.runs import LoggedDoc, LoggedRun, compare_runs, match_docs
+from scoregap.engine.session import load_session
+from scoregap.profiles import PROFILES_DIR
+from scoregap.tui.cli import main
+
+ARITH = PROFILES_DIR / "tasks" / "arith"
+STAMP = "2026-12-01T10-00-00.000000"
+
+
+def _config(**changes) -> dict:
+    config = {
+        "task": "arith_local", "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(ARITH / "arith.test.jsonl"), "train": str(ARITH / "arith.dev.jsonl")}},
+        "test_split": "test", "fewshot_split": "train", "doc_to_text": "Question: {{question}}\nAnswer:",
+        "doc_to_target": "answer", "doc_to_choice": "{{choices}}", "description": "", "target_delimiter": " ",
+        "fewshot_delimiter": "\n\n", "fewshot_config": {"sampler": "default"}, "num_fewshot": 0,
+        "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}], "output_type": "multiple_choice",
+    }
+    config.update(changes)
+    return config
+
+
+def _docs() -> list[dict]:
+    return [json.loads(line) for line in (ARITH / "arith.test.jsonl").read_text().splitlines()[:3]]
+
+
+def write_run(folder: Path, *, shots: int = 0, samples: int | None = 3, chat: bool = False,
+              config: dict | None = None, **top) -> Path:
+    out = folder / "model__x"
+    out.mkdir(parents=True)
+    docs = _docs()
+    rows = []
+    for i, doc in enumerate(docs):
+        context = f"Question: {doc['question']}\nAnswer:"
+        rows.append({"doc_id": i, "doc": doc, "target": str(doc["answer"]),
+                     "arguments": {f"gen_args_{j}": {"arg_0": context, "arg_1": f" {c}"}
+                                   for j, c in enumerate(doc["choices"])},
+                     "resps": [[[str(-1.0 - j), "False"]] for j in range(4)], "filter": "none",
+                     "metrics": ["acc", "acc_norm"], "doc_hash": f"h{i}", "acc": float(i == 0), "acc_norm": 1.0})
+    results = {
+        "results": {"arith_local": {"alias": "arith_local", "acc,none": 1 / 3, "acc_stderr,none": 0.3,
+                                    "acc_norm,none": 1.0}},
+        "group_subtasks": {}, "configs": {"arith_local": config or _config(num_fewshot=shots)},
+        "versions": {"arith_local": "Yaml"}, "n-shot": {"arith_local": shots},
+        "n-samples": {"arith_local": {"original": 200, "effective": 3}},
+        "config": {"model": "hf", "model_args": "pretrained=/models/tiny,dtype=bfloat16", "batch_size": "8",
+                   "device": "cuda:0", "limit": 3, "fewshot_seed": 1234},
+        "chat_template": "{{ messages }}" if chat else None, "chat_template_sha": "ab" * 32 if chat else None,
+        "system_instruction": None, "fewshot_as_multiturn": chat, **top,
+    }
+    (out / f"results_{STAMP}.json").write_text(json.dumps(results))
+    if samples is not None:
+        (out / f"samples_arith_local_{STAMP}.jsonl").write_text("\n".join(json.dumps(r) for r in rows[:samples]))
+    return folder
+
+
+def test_a_local_task_is_rebuilt_key_by_key_and_the_run_settings_become_facts(tmp_path):
+    run, recon = read_lmeval(write_run(tmp_path / "out", shots=2))
+    assert (run.task, run.metric, run.filter, round(run.score, 4)) == ("arith_local", "acc", "none", 0.3333)
+    assert run.model == "/models/tiny" and len(run.docs) == 3
+    assert run.docs[0].requests[1] == ("Question: What is 46 plus 51?\nAnswer:", " eighty-seven")
+    assert run.docs[0].loglikelihoods == (-1.0, -2.0, -3.0, -4.0) and run.docs[1].correct == 0.0
+    assert recon.extends == "lm-eval/base" and recon.task_file["docs"].endswith("arith.test.jsonl")
+    v = recon.values
+    assert (v["fewshot.k"], v["fewshot.sampler"], v["loading.dtype"], v["loading.batch_size"], v["task.limit"]) == (
+        2, "stream", "bfloat16", 8, 3)
+    assert v["task.fields"] == {"question": "question", "choices": "choices", "gold": "answer"}
+    assert any("cuda:0" in line for line in recon.unrepresentable)         # said, not dropped
+    assert run.facts["fewshot.k"] == 2 and "task.path" not in run.facts
+    load_setup("lm-eval/base").with_values({k: x for k, x in v.items() if k != "task.path"})
+
+
+def test_the_metric_and_filter_can_be_chosen_and_a_missing_one_is_named(tmp_path):
+    folder = write_run(tmp_path / "out")
+    assert read_lmeval(folder, metric="acc_norm")[0].score == 1.0
+    with pytest.raises(InputError, match=r'no score "f1".*acc,none, acc_norm,none'):
+        read_lmeval(folder, metric="f1")
+
+
+def test_model_args_are_read_from_the_cli_string_or_a_dict():
+    assert model_args("pretrained=a/b,revision=r1,dtype=float16") == {"pretrained": "a/b", "revision": "r1",
+                                                                      "dtype": "float16"}
+    assert model_args({"pretrained": "x"}) == {"pretrained": "x"} and model_args(None) == {}
+
+
+def test_a_template_reading_a_shadowed_field_reads_it_through_doc(tmp_path):
+    text = "{% for c in choices %}{{ c }}\n{% endfor %}{{ question }}"
+    _, recon = read_lmeval(write_run(tmp_path / "out", config=_config(doc_to_text=text)))
+    assert recon.values["prompt.template"] == "{% for c in doc.choices %}{{ c }}\n{% endfor %}{{ question }}"
+
+
+def test_python_in_the_config_is_listed_as_not_expressible(tmp_path):
+    _, recon = read_lmeval(write_run(tmp_path / "out", config=_config(process_docs="def process_docs(ds): ...")))
+    assert any(line.startswith("process_docs is Python") for line in recon.unrepresentable)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty folder", r"holds no results_\*\.json file"),
+    ("lighteval file", "looks like lighteval's"),
+    ("task not in file", 'no task "hellaswag" in this run. Its tasks: arith_local'),
+    ("samples from another run", "2 samples, but the results file"),
+    ("broken json", "not valid JSON"),
+])
+def test_bad_input_is_one_clear_error(case, message, tmp_path):
+    folder = tmp_path / "out"
+    task = ""
+    if case == "empty folder":
+        folder.mkdir()
+    elif case == "lighteval file":
+        folder.mkdir()
+        (folder / "results_x.json").write_text(json.dumps({"config_general": {}, "results": {}}))
+    elif case == "task not in file":
+        write_run(folder)
+        task = "hellaswag"
+    elif case == "samples from another run":
+        write_run(folder, samples=2)
+    else:
+        folder.mkdir()
+        (folder / "results_x.json").write_text("{\"results\": ")
+    with pytest.raises(InputError, match=message):
+        read_lmeval(folder, task)
+
+
+def test_the_import_command_writes_a_session_and_refuses_to_overwrite_it(tmp_path, capsys):
+    yours, theirs = write_run(tmp_path / "a"), write_run(tmp_path / "b", shots=5, chat=True)
+    out = tmp_path / "s" / "session.toml"
+    out.parent.mkdir()
+    code = main(["import", "lm-eval", str(yours), "--reported-run", str(theirs), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    session = load_session(out)
+    assert session.yours_run.tool == "lm-eval" and session.yours_run.metric == "acc,none"
+    assert session.known["fewshot.k"] == 5 and session.known["chat.apply_template"] is True
+    assert session.reported_run.path == str(next((tmp_path / "b").rglob("results_*.json")))
+    assert "3/3 prompts identical to the logged ones" in printed
+    assert "few-shot examples (fewshot.k): yours 0, reported 5" in printed
+    assert "not expressible: device cuda:0" in printed
+    assert main(["import", "lm-eval", str(yours), "--reported", "61.9", "--out", str(out)]) == 2
+    assert "does not overwrite" in capsys.readouterr().err
+    assert main(["import", "lm-eval", str(tmp_path / "nothing"), "--reported", "61.9", "--out", str(out)]) == 2
+
+
+def test_a_session_round_trips_its_runs(tmp_path):
+    imported = import_runs(read_lmeval(write_run(tmp_path / "a")), tmp_path / "s.toml",
+                           reported=read_lmeval(write_run(tmp_path / "b", shots=3)))
+    session = load_session(imported.session)
+    again = tmp_path / "again.toml"
+    again.write_text(session.to_toml())
+    assert load_session(again).yours_run == session.yours_run
+    assert load_session(again).reported_run == session.reported_run
+
+
+def test_a_session_naming_a_run_that_is_gone_says_which(tmp_path):
+    imported = import_runs(read_lmeval(write_run(tmp_path / "a")), tmp_path / "s.toml", reported_score=0.5)
+    for path in (tmp_path / "a").rglob("*"):
+        if path.is_file():
+            path.unlink()
+    for path in sorted((tmp_path / "a").rglob("*"), reverse=True):
+        path.rmdir()
+    (tmp_path / "a").rmdir()
+    with pytest.raises(InputError, match=r"yours.run: path = .* does not exist"):
+        load_session(imported.session)
+
+
+def _doc(i: int, question: str, context: str, correct: float, doc_hash: str = "") -> LoggedDoc:
+    return LoggedDoc(i, {}, question, ((context, " a"),), correct, doc_hash=doc_hash)
+
+
+def test_docs_match_by_content_not_position_and_flips_are_tested():
+    mine = [_doc(0, "What is 1+1?", "Q: What is 1+1?", 1.0), _doc(1, "What is 2+2?", "Q: What is 2+2?", 0.0)]
+    theirs = [_doc(0, "What is 2+2?", "shot\n\nQ: What is 2+2?", 1.0), _doc(1, "What is 1+1?", "shot\n\nQ: What is 1+1?", 1.0)]
+    pairs = match_docs(mine, theirs)
+    assert [(a.doc_id, b.doc_id) for a, b in pairs] == [(0, 1), (1, 0)]
+    run = lambda docs, k: LoggedRun("lm-eval", "r", "t", "acc", "none", 0.5, facts={"fewshot.k": k}, docs=tuple(docs))  # noqa: E731
+    c = compare_runs(run(mine, 0), run(theirs, 1))
+    assert c.outcomes == {"both right": 1, "only yours": 0, "only reported": 1, "both wrong": 0}
+    assert c.test.discordant == (0, 1) and c.identical_prompts == 0
+    assert any("starts with 'shot↵↵Q: What is '" in line for line in c.prompt_evidence)
+    # a question only held inside the other run's prompt (lighteval logs the query) still matches
+    bare = [_doc(0, "no such text", "x", 1.0)]
+    assert match_docs([_doc(0, "What is 2+2?", "Q: What is 2+2?", 1.0)], [_doc(0, "", "shot\n\nQ: What is 2+2?", 1.0)])
+    assert match_docs(bare, theirs) == []
