@@ -36,6 +36,7 @@ from scoregap.engine.events import CONCLUDING, MEASURING, Events, NullEvents, St
 from scoregap.engine.presets import presets_for
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.prompts import PromptBuilder, probe_chat
+from scoregap.engine.report_formats import runs_lines
 from scoregap.engine.run_evidence import run_evidence
 from scoregap.engine.scoring import OutputStats, describe_outputs, doc_weights, output_stats, reread
 from scoregap.engine.session import Session
@@ -123,7 +124,7 @@ class Diagnosis:
         return Summary(self.yours_score, self.session.yours_score, self.session.reported_score,
                        self.session.reported_source, self.gap, self.noise.half_width, self.noise.basis,
                        self.verdict, self.yours.result.n, top, describe_outputs(output_stats(self.yours.scores)),
-                       self.untested_facts())
+                       self.untested_facts(), tuple(runs_lines({"runs": self.runs})))
 
     # -- one check ---------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ class Summary:
     top: str = ""                        # the best-explaining cause so far, readable
     outputs: str = ""                    # what your outputs show (stops, truncation, doubled BOS)
     untested: dict[str, str] = field(default_factory=dict)   # stated fact -> why it cannot be tested
+    runs: tuple[str, ...] = ()           # what the session's runs show (report_formats.runs_lines)
 
 
 class Events(Protocol):

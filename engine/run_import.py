@@ -57,6 +57,33 @@ class Imported:
     yours: LoggedRun
     reported: LoggedRun | None
     lines: list[str] = field(default_factory=list)      # what the import says, one finding a line
+    check: PromptCheck | None = None                    # your setup against your logged prompts
+    comparison: Any = None                              # runs.RunComparison, with a reported run
+
+
+def import_session(tool: str, path: Path | str, out: Path, *, task: str = "", metric: str = "",
+                   reported_run: Path | str | None = None, reported_task: str = "", reported_metric: str = "",
+                   reported_score: float | None = None, model: str = "", force: bool = False,
+                   cache: Any = None) -> Imported:
+    """The whole import, for every front end: read the runs, write the session, check your
+    setup against your logged prompts, compare the two runs (no model calls)."""
+    from scoregap.engine.runs import compare_runs
+    from scoregap.engine.session import load_session
+
+    if out.suffix != ".toml":
+        raise InputError(f"{out}: a session file ends in .toml.")
+    yours = read_run(tool, path, task, metric)
+    reported = None
+    if reported_run is not None:
+        other = detect_tool(reported_run)
+        same = other == tool
+        reported = read_run(other, reported_run, reported_task or (task if same else ""),
+                            reported_metric or (metric if same else ""))
+    imported = import_runs(yours, out, reported=reported, reported_score=reported_score, model=model, force=force)
+    imported.check = verify_session(load_session(imported.session), cache)
+    if reported is not None:
+        imported.comparison = compare_runs(yours[0], reported[0])
+    return imported
 
 
 def setup_toml(recon: Reconstruction, task_file: str, title: str) -> str:

@@ -47,6 +47,7 @@ from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
 from scoregap.tui.screens.error import ErrorScreen
 from scoregap.tui.screens.ranking import RankingScreen
 from scoregap.tui.screens.save_report import SaveReportScreen, SaveRequest
+from scoregap.tui.screens.import_run import ImportScreen
 from scoregap.tui.screens.start import StartScreen
 from scoregap.tui.screens.wizard import WizardScreen, parse_value
 from scoregap.tui.session_run import (
@@ -114,6 +115,14 @@ class ScoregapApp(App[None]):
     @on(StartScreen.WizardRequested)
     def _wizard_requested(self) -> None:
         self.push_screen(WizardScreen(Path.cwd() / "scoregap-session.toml", self.cache))
+
+    @on(StartScreen.ImportRequested)
+    def _import_requested(self) -> None:
+        self.push_screen(ImportScreen(Path.cwd() / "scoregap-import.toml", self.cache))
+
+    @on(ImportScreen.SessionImported)
+    def _session_imported(self, m: ImportScreen.SessionImported) -> None:
+        self.open_session(m.path)
 
     @on(WizardScreen.SessionWritten)
     def _session_written(self, m: WizardScreen.SessionWritten) -> None:

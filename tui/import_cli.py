@@ -48,37 +48,33 @@ def add_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from scoregap.engine.cache import Cache
-    from scoregap.engine.report_formats import prompt_diff
-    from scoregap.engine.run_import import detect_tool, import_runs, read_run, verify_session
-    from scoregap.engine.runs import compare_runs
-    from scoregap.engine.session import load_session
+    from scoregap.engine.run_import import import_session
 
-    if not args.out.name.endswith(".toml"):
-        raise InputError(f"--out {args.out}: a session file ends in .toml.")
-    yours = read_run(args.tool, args.path, args.task, args.metric)
-    reported = None
-    if args.reported_run is not None:
-        tool = detect_tool(args.reported_run)
-        reported = read_run(tool, args.reported_run, args.reported_task or args.task if tool == args.tool
-                            else args.reported_task, args.reported_metric or (args.metric if tool == args.tool else ""))
-    imported = import_runs(yours, args.out, reported=reported, reported_score=args.reported,
-                           model=args.model, force=args.force)
-    for line in imported.lines:
-        print(line)
-    session = load_session(imported.session)
-    check = verify_session(session, Cache(args.cache_dir))
-    print(check.line())
-    if check.first is not None:
-        doc_id, logged, rebuilt = check.first
-        print(f"first difference, doc {doc_id} (␣ space, ↵ newline, ⟨answer⟩):")
-        print("\n".join("  " + line for line in prompt_diff(logged, rebuilt, "logged", "rebuilt")[:DIFF_LINES]))
-    if reported is not None:
-        print()
-        print(comparison_text(compare_runs(yours[0], reported[0])))
-    print()
-    print("wrote " + ", ".join(str(p) for p in imported.written))
-    print(f"next: scoregap diagnose {imported.session}   (or: scoregap app {imported.session})")
+    imported = import_session(
+        args.tool, args.path, args.out, task=args.task, metric=args.metric, reported_run=args.reported_run,
+        reported_task=args.reported_task, reported_metric=args.reported_metric, reported_score=args.reported,
+        model=args.model, force=args.force, cache=Cache(args.cache_dir))
+    print(import_text(imported))
     return 0
+
+
+def import_text(imported) -> str:  # noqa: ANN001 - scoregap.engine.run_import.Imported
+    """What an import found, for a terminal (the app shows the same text)."""
+    from scoregap.engine.report_formats import prompt_diff
+
+    lines = list(imported.lines)
+    check = imported.check
+    if check is not None:
+        lines.append(check.line())
+        if check.first is not None:
+            doc_id, logged, rebuilt = check.first
+            lines.append(f"first difference, doc {doc_id} (␣ space, ↵ newline, ⟨answer⟩):")
+            lines += ["  " + line for line in prompt_diff(logged, rebuilt, "logged", "rebuilt")[:DIFF_LINES]]
+    if imported.comparison is not None:
+        lines += ["", comparison_text(imported.comparison)]
+    lines += ["", "wrote " + ", ".join(str(p) for p in imported.written),
+              f"next: scoregap diagnose {imported.session}   (or: scoregap app {imported.session})"]
+    return "\n".join(lines)
 
 
 def comparison_text(c) -> str:  # noqa: ANN001 - scoregap.engine.runs.RunComparison
@@ -90,7 +86,7 @@ def comparison_text(c) -> str:  # noqa: ANN001 - scoregap.engine.runs.RunCompari
 
     lines = ["What the two runs show:"]
     for line in comparison_lines(c.to_dict()):
-        lines += textwrap.wrap(line, width=96, initial_indent="  ", subsequent_indent="    ",
+        lines += textwrap.wrap(line, width=76, initial_indent="  ", subsequent_indent="    ",
                                break_long_words=False, break_on_hyphens=False)
     if c.first_difference is not None:
         doc_id, mine, theirs = c.first_difference

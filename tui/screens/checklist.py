@@ -149,6 +149,8 @@ class ChecklistScreen(Screen):
             with VerticalScroll(id="detail"):
                 yield Static("", id="check-title")
                 yield Static("", id="check-status")
+                with Collapsible(title="What your two runs show (no model calls)", id="runs", collapsed=False):
+                    yield Static("", id="runs-text", markup=False)
                 with Collapsible(title="Why this matters", id="why", collapsed=True):
                     yield Static("", id="why-text")
                 with Collapsible(title="What the report says", id="facts", collapsed=True):
@@ -166,6 +168,7 @@ class ChecklistScreen(Screen):
         sidebar.highlighted = CHECK_IDS.index(self.current)
         sidebar.focus()
         self.query_one("#summary", Static).update(summary_text(self.summary, self.session, self.note))
+        self._show_runs()
         self.show_check(self.current)
 
     # -- what the worker reports ---------------------------------------------------------------
@@ -175,12 +178,21 @@ class ChecklistScreen(Screen):
         self.note = note
         if self.is_mounted:
             self.query_one("#summary", Static).update(summary_text(summary, self.session, note))
+            self._show_runs()
             self._refresh_chart()
             self._refresh_status()
             for fact in self.query(".fact-error").results(Static):
                 why = self._untested(fact.name or "")
                 if why:
                     fact.update(why)
+
+    def _show_runs(self) -> None:
+        """The runs' evidence, once measured; hidden for a session that names no runs."""
+        lines = self.summary.runs if self.summary else ()
+        pane = self.query_one("#runs", Collapsible)
+        pane.display = bool(lines) or bool(self.session.yours_run and self.session.reported_run)
+        text = "\n".join(f"• {line}" for line in lines) if lines else "Shown once your setup is measured."
+        self.query_one("#runs-text", Static).update(text)
 
     def set_state(self, check: str, state: CheckState) -> None:
         self.states[check] = state

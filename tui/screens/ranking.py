@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from scoregap.engine.report_formats import closes_text, numbering, score_text, verdict_line
+from scoregap.engine.report_formats import closes_text, numbering, runs_lines, score_text, verdict_line
 from scoregap.tui.widgets.effect_chart import Effect, EffectChart
 
 
@@ -37,6 +37,7 @@ class RankingScreen(Screen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="ranking-body"):
             yield Static("Ranking the causes… (after any queued check)", id="verdict")
+            yield Static("", id="ranking-runs", markup=False)
             yield DataTable(id="ranking-table", cursor_type="row")
             yield Static("Effects (points; █ effect, ─ 95% CI, ┆ g: the gap, * significant)",
                          classes="section-title")
@@ -56,6 +57,10 @@ class RankingScreen(Screen):
         if not self.is_mounted:
             return
         self.query_one("#verdict", Static).update(Text(verdict_line(report), style="bold"))
+        runs = runs_lines(report)
+        self.query_one("#ranking-runs", Static).update(
+            "What the two runs show:\n" + "\n".join(f"• {line}" for line in runs) if runs else "")
+        self.query_one("#ranking-runs", Static).display = bool(runs)
         table = self.query_one(DataTable)
         table.clear()
         effects = []

@@ -1,4 +1,5 @@
-"""The start screen: a new diagnosis, a saved session, the recent ones (to resume) and the demos."""
+"""The start screen: a new diagnosis, an imported run, a saved session, the recent ones (to resume) and
+the demos."""
 
 from __future__ import annotations
 
@@ -34,8 +35,12 @@ class StartScreen(Screen):
     class WizardRequested(Message):
         pass
 
+    @dataclass
+    class ImportRequested(Message):
+        """Import an lm-eval or lighteval run as a session."""
+
     BINDINGS = [Binding("n", "new", "New diagnosis"), Binding("o", "open", "Open session"),
-                Binding("d", "demo", "Demos")]
+                Binding("i", "import_run", "Import a run"), Binding("d", "demo", "Demos")]
 
     def __init__(self, recent: list[SessionRecord], demos: list[Scenario]) -> None:
         super().__init__()
@@ -53,6 +58,7 @@ class StartScreen(Screen):
     def _options(self) -> list[Option | None]:
         options: list[Option | None] = [
             Option("New diagnosis: the wizard (n)", id="new"),
+            Option("Import a run: lm-eval or lighteval output (i)", id="import"),
             Option("Open a session file (o)", id="open"),
         ]
         if self.recent:
@@ -91,6 +97,8 @@ class StartScreen(Screen):
             self.action_new()
         elif choice == "open":
             self.action_open()
+        elif choice == "import":
+            self.action_import_run()
         elif choice.startswith("recent:"):
             self.post_message(self.OpenRequested(Path(self.recent[int(choice.split(":")[1])].path)))
         elif choice.startswith("demo:"):
@@ -104,6 +112,9 @@ class StartScreen(Screen):
 
     def action_new(self) -> None:
         self.post_message(self.WizardRequested())
+
+    def action_import_run(self) -> None:
+        self.post_message(self.ImportRequested())
 
     def action_open(self) -> None:
         self.query_one("#open-path", Input).focus()
