@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines
+from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, question_key
 
 
 def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any]) -> dict[str, Any] | None:
@@ -46,17 +46,18 @@ def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any]) -> dict[s
 def remeasure(run: LoggedRun, ev: Any) -> dict[str, Any]:
     """Your logged outcomes against your setup measured here, on the docs both have (paired by
     subtask and position, as the import's prompt check pairs them)."""
-    index: dict[tuple[str, int], Any] = {}
+    index: dict[Any, Any] = {}
     counts: dict[str, int] = {}
     subtasked = bool(run.docs and run.docs[0].subtask)
     by_id = {s.doc_id: s for s in ev.scores}
-    for planned in ev.planned:
+    for planned in ev.planned:   # lm-eval logs positions in the task's order; lighteval shuffles: by question
         name = planned.doc.subtask if subtasked else ""
-        index[(name, counts.get(name, 0))] = by_id.get(planned.doc.doc_id)
+        key = (name, counts.get(name, 0)) if run.tool == "lm-eval" else question_key(planned.doc.question)
+        index[key] = by_id.get(planned.doc.doc_id)
         counts[name] = counts.get(name, 0) + 1
     flips, n, worst, logged_sum, here_sum = 0, 0, 0.0, 0.0, 0.0
     for doc in run.docs:
-        score = index.get((doc.subtask, doc.doc_id))
+        score = index.get((doc.subtask, doc.doc_id) if run.tool == "lm-eval" else question_key(doc.question))
         if score is None or doc.correct is None:
             continue
         here = score.scores.get(run.metric, score.score)
