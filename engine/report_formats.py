@@ -138,6 +138,16 @@ _MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&!])")
 _MD_BLOCK_START = re.compile(r"([#+=-]|\d+[.)])")
 
 
+def lighteval_text(m: dict[str, Any], code: Callable[[str], str] = lambda t: t,
+                   plain: Callable[[str], str] = lambda t: t) -> str:
+    """The reconciled setup as a lighteval task line, or why it has none."""
+    r = m["reproduce"]
+    if r.get("lighteval"):
+        return f"lighteval task: {code(r['lighteval'])}"
+    return "lighteval: no task line (a lighteval task is Python; this setup differs from it in " + \
+        plain(", ".join(r.get("lighteval_differs", [])) or "its task") + ")."
+
+
 def runs_lines(m: dict[str, Any]) -> list[str]:
     """What the session's runs show (report.json `runs`), as sentences; [] when it names none."""
     runs = m.get("runs") or {}
@@ -246,6 +256,7 @@ def markdown(m: dict[str, Any]) -> str:
     out += fence(m["reproduce"]["lm_eval"], "sh")
     if m["reproduce"]["lm_eval_differs"]:
         out += ["", "lm-eval cannot express: " + md("; ".join(m["reproduce"]["lm_eval_differs"]))]
+    out += ["", lighteval_text(m, code=lambda t: f"`{t}`", plain=md)]
     out += ["", "## How this was computed", "", m["screening"],
             f"Model calls: {m['calls']['total']} ({m['calls']['cached']} answered from the cache).", "",
             "## Environment", ""]
@@ -328,6 +339,7 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 <h2>Checks</h2>{checks}
 <h2>Prompt: yours vs reconciled</h2><pre>{diff}</pre>
 <h2>Reproduce</h2><pre>{e(m['reproduce']['scoregap'])}</pre><pre>{e(m['reproduce']['lm_eval'])}</pre>
+<p>{lighteval_text(m, code=lambda t: f"<code>{e(t)}</code>", plain=e)}</p>
 <h2>How this was computed</h2><p>{e(m['screening'])}</p>
 <h2>Environment</h2><pre>{e(json.dumps(m['environment'], indent=2))}</pre>
 </body></html>

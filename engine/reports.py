@@ -20,6 +20,7 @@ from scoregap.engine.checks_api import Finding
 from scoregap.engine.diagnosis import Diagnosis
 from scoregap.engine.environment import environment
 from scoregap.engine.files import write_atomic
+from scoregap.engine.lighteval_export import lighteval_line
 from scoregap.engine.lmeval_export import export
 from scoregap.engine.noise import Floor
 from scoregap.engine.ranking import agreement, is_cause
@@ -168,11 +169,14 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
     model["prompt_diff"] = {"doc_id": first.doc.doc_id, "yours": first.prompt.context,
                             "reconciled": theirs_context, "diff": prompt_diff(first.prompt.context, theirs_context)}
     ex = export(target, d.yours.task, model=s.model, limit=d.limit)
+    light = lighteval_line(target)
     model["reproduce"] = {
         "scoregap": target.to_toml(),
         "lm_eval": ex.command(),
         "lm_eval_task_yaml": ex.yaml(),
         "lm_eval_differs": list(ex.unsupported),
+        "lighteval": light.line,
+        "lighteval_differs": list(light.differs),
     }
     return model
 
