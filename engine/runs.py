@@ -347,9 +347,9 @@ def comparison_lines(c: Mapping[str, Any]) -> list[str]:
                  f"{o['only reported']}, both wrong {o['both wrong']}.")
     t = c.get("test")
     if t:
-        p = "< 0.001" if t["p"] < 0.001 else f"= {t['p']:.3f}"
+        p = "p<0.001" if t["p"] < 0.001 else f"p={t['p']:.3f}"
         lines.append(f"Reported minus yours on these docs: {100 * t['delta']:+.1f} points "
-                     f"(95% CI {100 * t['ci'][0]:+.1f} to {100 * t['ci'][1]:+.1f}), p {p} ({t['method']}, "
+                     f"(95% CI {100 * t['ci'][0]:+.1f} to {100 * t['ci'][1]:+.1f}), {p} ({t['method']}, "
                      f"{t['discordant'][0]} docs only yours got right, {t['discordant'][1]} only the reported run).")
     lines.append(f"Prompts identical on {c['identical_prompts']} of {c['matched']} docs.")
     for d in c["differences"]:
