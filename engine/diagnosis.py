@@ -101,7 +101,7 @@ class Diagnosis:
         planned = noise.repeats(yours, _pool(load_task(yours.task, setup_source=yours.source)))
         self.set_step(MEASURING, "your setup", 1, len(planned) + 1)
         self.yours = self.engine.evaluate(yours, self.limit)
-        self.runs = run_evidence(self.session, self.yours, self.checks)
+        self.runs = run_evidence(self.session, self.yours, self.checks, self.engine.tokenizer(yours.loading))
         self.weights = doc_weights(self.yours.scores, yours.scoring.aggregate)
         subtasks = {s.subtask for s in self.yours.scores}
         self.clusters = ({s.doc_id: s.subtask for s in self.yours.scores} if len(subtasks) >= MIN_CLUSTERS else {})

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, question_key
+from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, match_docs, question_key, token_difference
 
 
-def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any]) -> dict[str, Any] | None:
+def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer: Any = None) -> dict[str, Any] | None:
     """The report's `runs` entry, or None when the session names no run."""
     from scoregap.engine.run_import import read_ref
 
@@ -36,11 +36,21 @@ def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any]) -> dict[s
         differing = set(comparison.keys)
         data["implicated"] = [c.id for c in checks if differing & set(getattr(c, "keys", ()))]
         data["implicated_keys"] = sorted(differing)
+        if tokenizer is not None and comparison.first_difference is not None:
+            data["first_difference_tokens"] = token_difference(tokenizer, *_contexts(comparison))
         data["lines"] = comparison_lines(data)
         out["comparison"] = data
     if yours is not None and yours.docs:
         out["remeasure"] = remeasure(yours, yours_eval)
     return out or None
+
+
+def _contexts(comparison: Any) -> tuple[str, str]:
+    """The contexts of the first differing doc (its first request on each side)."""
+    doc_id = comparison.first_difference[0]
+    mine = next(d for d in comparison.yours.docs if d.doc_id == doc_id)
+    pairs = match_docs([mine], comparison.reported.docs)
+    return mine.context, pairs[0][1].context if pairs else ""
 
 
 def remeasure(run: LoggedRun, ev: Any) -> dict[str, Any]:

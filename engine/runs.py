@@ -356,6 +356,22 @@ def comparison_lines(c: Mapping[str, Any]) -> list[str]:
         name = FACT_NAMES.get(d["key"], d["key"])
         lines.append(f"{name} ({d['key']}): yours {d['yours']!r}, reported {d['reported']!r}: {d['evidence']}.")
     lines += [f"The prompts: {e}." for e in c["prompt_evidence"]]
+    tokens = c.get("first_difference_tokens")
+    if tokens:
+        lines.append(f"In tokens, the first differing prompt is {tokens['yours']} (yours) against {tokens['reported']} "
+                     f"(reported) long and parts at token {tokens['first']}: yours {tokens['yours_from']}, "
+                     f"reported {tokens['reported_from']}.")
     if c.get("implicated"):
         lines.append(f"Checks these differences implicate: {', '.join(c['implicated'])}.")
     return lines
+
+
+def token_difference(tokenizer: Any, yours: str, reported: str) -> dict[str, Any]:
+    """The first differing prompt in tokens: each side's length and the first token where they
+    part, with a few tokens of each from there (as the tokenizer writes them)."""
+    from scoregap.engine.tokenization import encode
+
+    a, b = encode(tokenizer, yours), encode(tokenizer, reported)
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    shown = lambda ids: [tokenizer.decode([i]) for i in ids[at:at + 6]]  # noqa: E731
+    return {"yours": len(a), "reported": len(b), "first": at, "yours_from": shown(a), "reported_from": shown(b)}
