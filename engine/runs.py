@@ -373,5 +373,5 @@ def token_difference(tokenizer: Any, yours: str, reported: str) -> dict[str, Any
 
     a, b = encode(tokenizer, yours), encode(tokenizer, reported)
     at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-    shown = lambda ids: [tokenizer.decode([i]) for i in ids[at:at + 6]]  # noqa: E731
+    shown = lambda ids: [tokenizer.decode([i]) for i in ids[at:at + 6]]
     return {"yours": len(a), "reported": len(b), "first": at, "yours_from": shown(a), "reported_from": shown(b)}

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from scoregap.engine.errors import InputError
-
 DIFF_LINES = 24
 
 
@@ -58,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_text(imported) -> str:  # noqa: ANN001 - scoregap.engine.run_import.Imported
+def import_text(imported) -> str:
     """What an import found, for a terminal (the app shows the same text)."""
     from scoregap.engine.report_formats import prompt_diff
 
@@ -77,7 +75,7 @@ def import_text(imported) -> str:  # noqa: ANN001 - scoregap.engine.run_import.I
     return "\n".join(lines)
 
 
-def comparison_text(c) -> str:  # noqa: ANN001 - scoregap.engine.runs.RunComparison
+def comparison_text(c) -> str:
     """What the two runs show, as lines for a terminal (the report says the same)."""
     import textwrap
 
