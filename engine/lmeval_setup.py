@@ -43,13 +43,18 @@ def reconstruct(name: str, configs: Mapping[str, Mapping[str, Any]], data: Mappi
     config = next(iter(configs.values()))
     values: dict[str, Any] = {}
     lost: list[str] = []
+    missing = ""
     benchmark = catalog_benchmark(name, configs)
     if benchmark:
         extends = f"lm-eval/{benchmark}"
         _catalog_task(extends, config, values)
     else:
         extends = "lm-eval/base"
-        _task_from_config(config, values, lost)
+        try:
+            _task_from_config(config, values, lost)
+        except InputError as err:   # the run still tells its settings, score and prompts
+            missing = f'task "{name}": {err}'
+            values = {k: v for k, v in values.items() if not k.startswith(("task.", "_"))}
     shots = data.get("n-shot", {}).get(name, config.get("num_fewshot"))
     values["fewshot.k"] = int(shots or 0)
     if values["fewshot.k"]:
@@ -72,7 +77,7 @@ def reconstruct(name: str, configs: Mapping[str, Mapping[str, Any]], data: Mappi
     if version not in (None, "Yaml"):
         lost.append(f"task version {version} (recorded; no setup key holds it)")
     task_file = values.pop("_task_file", None)
-    return Reconstruction(extends, values, task_file, tuple(lost))
+    return Reconstruction(extends, values, task_file, tuple(lost), missing)
 
 
 def _catalog_task(extends: str, config: Mapping[str, Any], values: dict[str, Any]) -> None:

@@ -64,7 +64,7 @@ class Imported:
 def import_session(tool: str, path: Path | str, out: Path, *, task: str = "", metric: str = "",
                    reported_run: Path | str | None = None, reported_task: str = "", reported_metric: str = "",
                    reported_score: float | None = None, model: str = "", force: bool = False,
-                   cache: Any = None) -> Imported:
+                   cache: Any = None, setup: str = "") -> Imported:
     """The whole import, for every front end: read the runs, write the session, check your
     setup against your logged prompts, compare the two runs (no model calls)."""
     from scoregap.engine.runs import compare_runs
@@ -79,7 +79,8 @@ def import_session(tool: str, path: Path | str, out: Path, *, task: str = "", me
         same = other == tool
         reported = read_run(other, reported_run, reported_task or (task if same else ""),
                             reported_metric or (metric if same else ""))
-    imported = import_runs(yours, out, reported=reported, reported_score=reported_score, model=model, force=force)
+    imported = import_runs(yours, out, reported=reported, reported_score=reported_score, model=model, force=force,
+                           setup=setup)
     imported.check = verify_session(load_session(imported.session), cache)
     if reported is not None:
         imported.comparison = compare_runs(yours[0], reported[0])
@@ -104,12 +105,20 @@ def setup_toml(recon: Reconstruction, task_file: str, title: str) -> str:
 
 def import_runs(yours: tuple[LoggedRun, Reconstruction], out: Path, *,
                 reported: tuple[LoggedRun, Reconstruction] | None = None,
-                reported_score: float | None = None, model: str = "", force: bool = False) -> Imported:
+                reported_score: float | None = None, model: str = "", force: bool = False,
+                setup: str = "") -> Imported:
     """Write the session `out` (and its setups beside it). An existing session is never
-    overwritten unless `force`."""
+    overwritten unless `force`. `setup` (a preset or a file) replaces the rebuilt task and prompt:
+    the run's own settings (shots, chat template, loading, metric) still go on top of it."""
     import tomli_w
 
     run, recon = yours
+    if setup:
+        recon = _on_top_of(setup, recon)
+    elif recon.missing:
+        raise InputError(f"{run.path}: your run's {recon.missing} Name your setup with --setup (a preset such as "
+                         f"lm-eval/mmlu, or a setup file): the run's settings go on top of it, and its score and "
+                         f"logs are read as they are.")
     if reported is None and reported_score is None:
         raise InputError("An import needs the reported number: --reported SCORE (the number you are trying to "
                          "reproduce) or --reported-run PATH (the run that produced it).")
@@ -134,7 +143,9 @@ def import_runs(yours: tuple[LoggedRun, Reconstruction], out: Path, *,
         session["reported"] = {"score": round(score, 10), "scale": "fraction",
                                "source": f"{theirs.tool} run {theirs.path}", "run": run_table(theirs),
                                "known": known}
-        if theirs_recon.task_file is None or recon.task_file is not None:
+        if theirs_recon.missing:
+            lines.append(f"  the reported setup is not written: {theirs_recon.missing}")
+        elif theirs_recon.task_file is None or recon.task_file is not None:
             session["reported"]["setup"] = _write_setup(theirs_recon, out.parent, f"{stem}.reported",
                                                         f"The reported setup, rebuilt from {theirs.path}", written)
         lines.append(f"reported: {theirs.tool} {theirs.task}, {theirs.metric}{_filter(theirs)} = {theirs.score:.4f} "
@@ -147,6 +158,22 @@ def import_runs(yours: tuple[LoggedRun, Reconstruction], out: Path, *,
     text = f"# A session written by `scoregap import` from {run.path}\n" + tomli_w.dumps(session)
     written.append(write_atomic(out, text))
     return Imported(out, written, run, reported[0] if reported else None, lines)
+
+
+RUN_LEVEL = ("fewshot.", "chat.", "loading.", "scoring.", "generation.", "task.limit")
+"""Keys a run sets whatever its task: they go on top of a setup the user names."""
+
+
+def _on_top_of(setup: str, recon: Reconstruction) -> Reconstruction:
+    from scoregap.engine.presets import load_setup
+
+    path = Path(setup).expanduser()
+    extends = str(path.resolve()) if path.is_file() else setup
+    base = load_setup(extends, origin="--setup")
+    values = {k: v for k, v in recon.values.items() if k.startswith(RUN_LEVEL) and k != "fewshot.sampler"}
+    base.with_values(values, origin=f"the run's settings on top of {setup}")
+    note = f"task and prompt from {setup} (named by hand), the run's own settings on top"
+    return Reconstruction(extends, values, None, (note, *recon.unrepresentable))
 
 
 def run_table(run: LoggedRun) -> dict[str, str]:

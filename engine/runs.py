@@ -325,12 +325,15 @@ class Reconstruction:
     `task_file` is the content of a local task file (engine/tasks.py's format) to write beside the
     setup, for a run whose task read local data files; `values` then names it as task.path
     "{task_file}". `unrepresentable` lists what the run recorded that this setup cannot say: the
-    import prints it and writes it into the setup as comments, so nothing is silently dropped."""
+    import prints it and writes it into the setup as comments, so nothing is silently dropped.
+    `missing` says why the task itself could not be rebuilt (its prompt is Python, say): the run's
+    score, settings and logs still serve as the reported side, but your setup must be named."""
 
     extends: str
     values: Mapping[str, Any]
     task_file: Mapping[str, Any] | None = None
     unrepresentable: tuple[str, ...] = ()
+    missing: str = ""              # why the task itself cannot be rebuilt ("" : it can)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
                           help="the reported run's output (lm-eval or lighteval; the tool is detected)")
     p.add_argument("--reported-task", default="", help="the task in the reported run (default: --task, else its only one)")
     p.add_argument("--reported-metric", default="", help="the reported run's score to take (default: --metric)")
+    p.add_argument("--setup", default="", metavar="SETUP",
+                   help="your setup, when the run's task cannot be rebuilt (its prompt is Python): a preset such "
+                        "as lm-eval/mmlu or a setup file; the run's own settings go on top")
     p.add_argument("--model", default="", help="the model to diagnose (default: the one the run records)")
     p.add_argument("--out", type=Path, default=Path("session.toml"), metavar="SESSION.toml",
                    help="the session to write, with its setups beside it (default: ./session.toml)")
@@ -51,7 +54,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     imported = import_session(
         args.tool, args.path, args.out, task=args.task, metric=args.metric, reported_run=args.reported_run,
         reported_task=args.reported_task, reported_metric=args.reported_metric, reported_score=args.reported,
-        model=args.model, force=args.force, cache=Cache(args.cache_dir))
+        model=args.model, force=args.force, cache=Cache(args.cache_dir), setup=args.setup)
     print(import_text(imported))
     return 0
 

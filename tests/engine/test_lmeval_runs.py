@@ -197,3 +197,17 @@ def test_docs_match_by_content_not_position_and_flips_are_tested():
     bare = [_doc(0, "no such text", "x", 1.0)]
     assert match_docs([_doc(0, "What is 2+2?", "Q: What is 2+2?", 1.0)], [_doc(0, "", "shot\n\nQ: What is 2+2?", 1.0)])
     assert match_docs(bare, theirs) == []
+
+
+def test_a_task_whose_prompt_is_python_needs_a_named_setup_and_still_serves_as_reported(tmp_path):
+    python = _config(doc_to_text="def doc_to_text(doc):\n    return doc['question']\n")
+    run, recon = read_lmeval(write_run(tmp_path / "py", shots=5, config=python))
+    assert recon.missing.startswith('task "arith_local": doc_to_text is Python') and run.facts["fewshot.k"] == 5
+    with pytest.raises(InputError, match="Name your setup with --setup"):
+        import_runs((run, recon), tmp_path / "s.toml", reported_score=0.5)
+    imported = import_runs(read_lmeval(write_run(tmp_path / "a")), tmp_path / "t.toml", reported=(run, recon))
+    session = load_session(imported.session)
+    assert session.known["fewshot.k"] == 5 and not session.reported_setup      # facts kept, no setup written
+    named = import_runs((run, recon), tmp_path / "u.toml", reported_score=0.5, setup="samples/arith")
+    mine = load_session(named.session).yours
+    assert (mine.fewshot.k, mine.loading.dtype, mine.prompt.choice_labels) == (5, "bfloat16", "A")

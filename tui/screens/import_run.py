@@ -32,6 +32,7 @@ FIELDS = (
     ("yours-run", "Your run", "its output folder (lm-eval --output_path) or a results_*.json"),
     ("reported", "Reported", "the number (61.9), or the reported run's output folder"),
     ("import-task", "Task", "blank: the run's only task"),
+    ("import-setup", "Your setup", "blank: rebuilt from the run (name one if its prompt is Python)"),
     ("import-out", "Session file", ""),
 )
 HELP = ("Both tools write a results JSON; with lm-eval --log_samples (or lighteval's details) the import also "
@@ -90,16 +91,17 @@ class ImportScreen(Screen):
             self._show(f"{target} exists. Press Import again to replace it, or change the file name.")
             return
         self._show("Reading the runs…")
-        self.run_import(Path(yours).expanduser(), reported, self._value("import-task"), target, force)
+        self.run_import(Path(yours).expanduser(), reported, self._value("import-task"), self._value("import-setup"),
+                        target, force)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="import", description="importing a run")
-    def run_import(self, yours: Path, reported: str, task: str, out: Path, force: bool) -> Any:
+    def run_import(self, yours: Path, reported: str, task: str, setup: str, out: Path, force: bool) -> Any:
         from scoregap.engine.run_import import detect_tool, import_session
         from scoregap.tui.import_cli import import_text
 
         score = _number(reported)
         imported = import_session(
-            detect_tool(yours), yours, out, task=task, force=force, cache=self.cache,
+            detect_tool(yours), yours, out, task=task, force=force, cache=self.cache, setup=setup,
             reported_score=score, reported_run=None if score is not None else Path(reported).expanduser())
         return imported.session, import_text(imported)
 
