@@ -7,9 +7,10 @@ as tests/integration/test_import_runs.py produces them for real); each case chan
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from lmeval_outputs import task_config as _config
+from lmeval_outputs import write_run
 
 from scoregap.engine.errors import InputError
 from scoregap.engine.lmeval_runs import model_args, read_lmeval
@@ -17,58 +18,7 @@ from scoregap.engine.presets import load_setup
 from scoregap.engine.run_import import import_runs
 from scoregap.engine.runs import LoggedDoc, LoggedRun, compare_runs, match_docs
 from scoregap.engine.session import load_session
-from scoregap.profiles import PROFILES_DIR
 from scoregap.tui.cli import main
-
-ARITH = PROFILES_DIR / "tasks" / "arith"
-STAMP = "2026-12-01T10-00-00.000000"
-
-
-def _config(**changes) -> dict:
-    config = {
-        "task": "arith_local", "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {"test": str(ARITH / "arith.test.jsonl"), "train": str(ARITH / "arith.dev.jsonl")}},
-        "test_split": "test", "fewshot_split": "train", "doc_to_text": "Question: {{question}}\nAnswer:",
-        "doc_to_target": "answer", "doc_to_choice": "{{choices}}", "description": "", "target_delimiter": " ",
-        "fewshot_delimiter": "\n\n", "fewshot_config": {"sampler": "default"}, "num_fewshot": 0,
-        "metric_list": [{"metric": "acc"}, {"metric": "acc_norm"}], "output_type": "multiple_choice",
-    }
-    config.update(changes)
-    return config
-
-
-def _docs() -> list[dict]:
-    return [json.loads(line) for line in (ARITH / "arith.test.jsonl").read_text().splitlines()[:3]]
-
-
-def write_run(folder: Path, *, shots: int = 0, samples: int | None = 3, chat: bool = False,
-              config: dict | None = None, **top) -> Path:
-    out = folder / "model__x"
-    out.mkdir(parents=True)
-    docs = _docs()
-    rows = []
-    for i, doc in enumerate(docs):
-        context = f"Question: {doc['question']}\nAnswer:"
-        rows.append({"doc_id": i, "doc": doc, "target": str(doc["answer"]),
-                     "arguments": {f"gen_args_{j}": {"arg_0": context, "arg_1": f" {c}"}
-                                   for j, c in enumerate(doc["choices"])},
-                     "resps": [[[str(-1.0 - j), "False"]] for j in range(4)], "filter": "none",
-                     "metrics": ["acc", "acc_norm"], "doc_hash": f"h{i}", "acc": float(i == 0), "acc_norm": 1.0})
-    results = {
-        "results": {"arith_local": {"alias": "arith_local", "acc,none": 1 / 3, "acc_stderr,none": 0.3,
-                                    "acc_norm,none": 1.0}},
-        "group_subtasks": {}, "configs": {"arith_local": config or _config(num_fewshot=shots)},
-        "versions": {"arith_local": "Yaml"}, "n-shot": {"arith_local": shots},
-        "n-samples": {"arith_local": {"original": 200, "effective": 3}},
-        "config": {"model": "hf", "model_args": "pretrained=/models/tiny,dtype=bfloat16", "batch_size": "8",
-                   "device": "cuda:0", "limit": 3, "fewshot_seed": 1234},
-        "chat_template": "{{ messages }}" if chat else None, "chat_template_sha": "ab" * 32 if chat else None,
-        "system_instruction": None, "fewshot_as_multiturn": chat, **top,
-    }
-    (out / f"results_{STAMP}.json").write_text(json.dumps(results))
-    if samples is not None:
-        (out / f"samples_arith_local_{STAMP}.jsonl").write_text("\n".join(json.dumps(r) for r in rows[:samples]))
-    return folder
 
 
 def test_a_local_task_is_rebuilt_key_by_key_and_the_run_settings_become_facts(tmp_path):
@@ -188,7 +138,7 @@ def test_docs_match_by_content_not_position_and_flips_are_tested():
     theirs = [_doc(0, "What is 2+2?", "shot\n\nQ: What is 2+2?", 1.0), _doc(1, "What is 1+1?", "shot\n\nQ: What is 1+1?", 1.0)]
     pairs = match_docs(mine, theirs)
     assert [(a.doc_id, b.doc_id) for a, b in pairs] == [(0, 1), (1, 0)]
-    run = lambda docs, k: LoggedRun("lm-eval", "r", "t", "acc", "none", 0.5, facts={"fewshot.k": k}, docs=tuple(docs))  # noqa: E731
+    run = lambda docs, k: LoggedRun("lm-eval", "r", "t", "acc", "none", 0.5, facts={"fewshot.k": k}, docs=tuple(docs))
     c = compare_runs(run(mine, 0), run(theirs, 1))
     assert c.outcomes == {"both right": 1, "only yours": 0, "only reported": 1, "both wrong": 0}
     assert c.test.discordant == (0, 1) and c.identical_prompts == 0

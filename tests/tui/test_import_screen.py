@@ -1,0 +1,53 @@
+"""The start screen's "Import a run": two lm-eval outputs become a session the app opens, with
+what the two runs show in the checklist; an error keeps every answer, and an existing session is
+replaced only on a second press. The runs are small hand-written lm-eval outputs (no model runs
+until the session is measured, which this test does not do)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from lmeval_outputs import write_run
+from pilot import settle
+
+
+async def _import_two_runs(tmp_path: Path) -> None:
+    from textual.widgets import Input, Static
+
+    from scoregap.tui.app import make_app
+    from scoregap.tui.screens.checklist import ChecklistScreen
+    from scoregap.tui.screens.import_run import ImportScreen
+
+    yours, theirs = write_run(tmp_path / "a"), write_run(tmp_path / "b", shots=5)
+    out = tmp_path / "imported.toml"
+    app = make_app(cache_dir=tmp_path / "cache", autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        assert isinstance(app.screen, ImportScreen)
+        screen = app.screen
+        result = screen.query_one("#import-result", Static)
+        screen.query_one("#yours-run", Input).value = str(tmp_path / "nowhere")
+        screen.query_one("#reported", Input).value = str(theirs)
+        screen.query_one("#import-out", Input).value = str(out)
+        await pilot.click("#do-import")
+        await settle(app, pilot)
+        assert "no such file or folder" in str(result.render())
+        assert screen.query_one("#reported", Input).value == str(theirs)       # answers kept
+        screen.query_one("#yours-run", Input).value = str(yours)
+        await pilot.click("#do-import")
+        await settle(app, pilot)
+        shown = str(result.render())
+        assert "3/3 prompts identical" in shown and "fewshot.k): yours 0, reported 5" in shown
+        assert out.is_file()
+        before = out.read_text()
+        await pilot.click("#do-import")                    # the file exists now: asks first
+        assert "exists. Press Import again" in str(result.render()) and out.read_text() == before
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert isinstance(app.screen, ChecklistScreen)
+        assert app.screen.query_one("#runs").display          # the runs' pane, filled once measured
+
+
+def test_two_runs_become_a_session_the_app_opens(tmp_path: Path) -> None:
+    asyncio.run(_import_two_runs(tmp_path))
