@@ -69,8 +69,7 @@ def read_lmeval(path: Path | str, task: str = "", metric: str = "") -> tuple[Log
     file = find_results(Path(path))
     data = read_results(file)
     name = _pick_task(data, task, file)
-    subtasks = data.get("group_subtasks", {}).get(name) or [name]
-    configs = {s: data["configs"][s] for s in subtasks if s in data.get("configs", {})}
+    configs = {s: data["configs"][s] for s in leaves(data, name) if s in data.get("configs", {})}
     if not configs:
         raise InputError(f'{file}: task "{name}" has no config in the file ("configs"), so its setup cannot be '
                          f"rebuilt; lm-eval 0.4 writes one per task.")
@@ -90,6 +89,15 @@ def read_lmeval(path: Path | str, task: str = "", metric: str = "") -> tuple[Log
         model=model, revision=revision, facts=facts, notes=tuple(notes), docs=docs, samples_path=samples_path,
         chat_template_sha=data.get("chat_template_sha") or "", version=str(data.get("versions", {}).get(name, "")))
     return run, recon
+
+
+def leaves(data: Mapping[str, Any], name: str) -> list[str]:
+    """The tasks a name stands for: itself, or its group's tasks, through nested groups (lm-eval
+    0.4's MMLU is mmlu -> mmlu_stem, ... -> mmlu_abstract_algebra, ...)."""
+    groups = data.get("group_subtasks", {})
+    if not groups.get(name):
+        return [name]
+    return [leaf for member in groups[name] for leaf in leaves(data, member)]
 
 
 def _pick_task(data: dict[str, Any], task: str, file: Path) -> str:
@@ -150,7 +158,8 @@ def _samples(file: Path, data: Mapping[str, Any], configs: Mapping[str, Mapping[
             raise InputError(f"{path}: {len(rows)} samples, but the results file ({file.name}) says task {subtask} "
                              f"scored {expected}: these samples are not from that run.")
         for number, row in enumerate(rows, start=1):
-            docs.append(_doc(row, path, number, subtask if len(configs) > 1 else "", question, metric, filter_name))
+            name = str(configs[subtask].get("dataset_name") or subtask) if len(configs) > 1 else ""
+            docs.append(_doc(row, path, number, name, question, metric, filter_name))
     return (str(paths[0]) if len(paths) == 1 else str(file.parent)) if paths else "", tuple(docs)
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from lmeval_outputs import task_config as _config
-from lmeval_outputs import write_run
+from lmeval_outputs import STAMP, write_run
 
 from scoregap.engine.errors import InputError
 from scoregap.engine.lmeval_runs import model_args, read_lmeval
@@ -161,3 +161,26 @@ def test_a_task_whose_prompt_is_python_needs_a_named_setup_and_still_serves_as_r
     named = import_runs((run, recon), tmp_path / "u.toml", reported_score=0.5, setup="samples/arith")
     mine = load_session(named.session).yours
     assert (mine.fewshot.k, mine.loading.dtype, mine.prompt.choice_labels) == (5, "bfloat16", "A")
+
+
+def test_a_nested_group_is_read_through_to_its_tasks_and_maps_to_the_catalog(tmp_path):
+    import json as _json
+
+    folder = tmp_path / "out" / "m"
+    folder.mkdir(parents=True)
+    subjects = ("abstract_algebra", "anatomy")
+    configs = {f"mmlu_{s}": {"task": f"mmlu_{s}", "dataset_path": "cais/mmlu", "dataset_name": s, "num_fewshot": 5,
+                             "metric_list": [{"metric": "acc"}], "output_type": "multiple_choice"} for s in subjects}
+    results = {"mmlu": {"acc,none": 0.5}, "mmlu_stem": {"acc,none": 0.5},
+               **{f"mmlu_{s}": {"acc,none": 0.5} for s in subjects}}
+    data = {"results": results, "configs": configs, "group_subtasks": {"mmlu": ["mmlu_stem"], "mmlu_stem": list(configs)},
+            "n-shot": {"mmlu": 5}, "config": {"model_args": "pretrained=m"}}
+    (folder / f"results_{STAMP}.json").write_text(_json.dumps(data))
+    for s in subjects:
+        row = {"doc_id": 0, "doc": {"question": f"q {s}", "choices": ["a", "b"], "answer": 0},
+               "arguments": {"gen_args_0": {"arg_0": "ctx", "arg_1": " A"}}, "resps": [[["-1.0", "False"]]], "acc": 1.0}
+        (folder / f"samples_mmlu_{s}_{STAMP}.jsonl").write_text(_json.dumps(row))
+    run, recon = read_lmeval(tmp_path / "out")
+    assert run.task == "mmlu" and recon.extends == "lm-eval/mmlu"
+    assert recon.values["fewshot.k"] == 5 and recon.values["scoring.aggregate"] == "micro"
+    assert [d.subtask for d in run.docs] == list(subjects)      # the hub configs, as the preset names them
