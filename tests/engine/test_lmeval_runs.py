@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from lmeval_outputs import task_config as _config
 from lmeval_outputs import STAMP, write_run
+from lmeval_outputs import task_config as _config
 
 from scoregap.engine.errors import InputError
 from scoregap.engine.lmeval_runs import model_args, read_lmeval
