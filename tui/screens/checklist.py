@@ -209,6 +209,8 @@ class ChecklistScreen(Screen):
         self.settled[check] = False
         self.messages[check] = ""
         self.set_state(check, CheckState("running"))
+        if self.is_mounted:   # the runs' evidence has been read; the check's own results come first now
+            self.query_one("#runs", Collapsible).collapsed = True
         if check == self.current:
             self._refresh_findings()
 
