@@ -84,6 +84,8 @@ class ImportScreen(Screen):
         if not yours or not reported:
             self._show("Give your run's folder and the reported number (or the reported run's folder).")
             return
+        if not out:   # said, not silently chosen: the default path goes back into the field
+            self.query_one("#import-out", Input).value = str(self.default_path)
         target = Path(out or self.default_path).expanduser()
         force = self.replace_ok == target
         if target.exists() and not force:
