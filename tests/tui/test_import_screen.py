@@ -9,7 +9,18 @@ import asyncio
 from pathlib import Path
 
 from lmeval_outputs import write_run
-from pilot import settle
+
+
+async def imported(pilot, result, before: str) -> str:  # noqa: ANN001
+    """Press Import and wait for the worker's answer to replace `before` (a worker still pending
+    is not running yet, so waiting for running workers alone can return too early)."""
+    await pilot.click("#do-import")
+    for _ in range(600):
+        await pilot.pause(0.05)
+        shown = str(result.render())
+        if shown != before and shown != "Reading the runs…":
+            return shown
+    raise AssertionError(f"the import never answered (still: {shown[:80]})")
 
 
 async def _import_two_runs(tmp_path: Path) -> None:
@@ -30,18 +41,15 @@ async def _import_two_runs(tmp_path: Path) -> None:
         screen.query_one("#yours-run", Input).value = str(tmp_path / "nowhere")
         screen.query_one("#reported", Input).value = str(theirs)
         screen.query_one("#import-out", Input).value = str(out)
-        await pilot.click("#do-import")
-        await settle(app, pilot)
-        assert "no such file or folder" in str(result.render())
+        assert "no such file or folder" in await imported(pilot, result, str(result.render()))
         assert screen.query_one("#reported", Input).value == str(theirs)       # answers kept
         screen.query_one("#yours-run", Input).value = str(yours)
-        await pilot.click("#do-import")
-        await settle(app, pilot)
-        shown = str(result.render())
+        shown = await imported(pilot, result, str(result.render()))
         assert "3/3 prompts identical" in shown and "fewshot.k): yours 0, reported 5" in shown
         assert out.is_file()
         before = out.read_text()
         await pilot.click("#do-import")                    # the file exists now: asks first
+        await pilot.pause()
         assert "exists. Press Import again" in str(result.render()) and out.read_text() == before
         await pilot.press("ctrl+o")
         await pilot.pause()
