@@ -11,7 +11,7 @@ from pathlib import Path
 from lmeval_outputs import write_run
 
 
-async def imported(pilot, result, before: str) -> str:  # noqa: ANN001
+async def imported(pilot, result, before: str) -> str:
     """Press Import and wait for the worker's answer to replace `before` (a worker still pending
     is not running yet, so waiting for running workers alone can return too early)."""
     await pilot.click("#do-import")
