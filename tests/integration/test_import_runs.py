@@ -37,7 +37,7 @@ TASKS = Path(lm_eval.__file__).parent / "tasks"
 ARITH = PROFILES_DIR / "tasks" / "arith"
 CENSUS = PROFILES_DIR / "demo" / "tasks" / "census"
 LIMIT = 24
-CENSUS_LIMIT = 80
+CENSUS_LIMIT = 60
 
 LOCAL_TASK = """task: {name}
 dataset_path: json
