@@ -145,7 +145,7 @@ def import_runs(yours: tuple[LoggedRun, Reconstruction], out: Path, *,
                                "known": known}
         if theirs_recon.missing:
             lines.append(f"  the reported setup is not written: {theirs_recon.missing}")
-        elif theirs_recon.task_file is None or recon.task_file is not None:
+        else:
             session["reported"]["setup"] = _write_setup(theirs_recon, out.parent, f"{stem}.reported",
                                                         f"The reported setup, rebuilt from {theirs.path}", written)
         lines.append(f"reported: {theirs.tool} {theirs.task}, {theirs.metric}{_filter(theirs)} = {theirs.score:.4f} "
