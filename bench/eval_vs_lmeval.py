@@ -37,6 +37,7 @@ Timing, both sides in this one process with the same torch thread count, float32
     python bench/eval_vs_lmeval.py                  # 500 docs, 0-shot, lm-eval batch 1, 8, 32
     python bench/eval_vs_lmeval.py --quick          # 100 docs, lm-eval batch 8 only
     python bench/eval_vs_lmeval.py --fewshot 3 --json figures.json
+    python bench/eval_vs_lmeval.py --layout letters --fewshot 3   # MMLU's layout: " A".." D"
 """
 
 from __future__ import annotations
@@ -63,6 +64,13 @@ TARGET_RATIO = 0.8
 FEWSHOT_POOL = 20
 DESCRIPTION = "The following are questions (with answers) about arithmetic.\n\n"
 TEMPLATE = "Question: {{ question }}\nAnswer:"
+LAYOUTS = {
+    # cloze: each choice's words are the continuation (" forty-six"), several tokens each
+    "cloze": {"prompt.template": TEMPLATE},
+    # letters: MMLU's layout, the lettered choices in the prompt and " A".." D" as one-token continuations
+    "letters": {"prompt.template": "{{ question.strip() }}\n{{ choices }}\nAnswer:", "prompt.choice_labels": "A",
+                "prompt.choice_format": "{{ label }}. {{ text }}", "prompt.target": "label"},
+}
 MODEL = dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8,
              intermediate_size=1408, vocab_size=32000)
 
@@ -309,6 +317,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=None, help="docs in the task (default 500; 100 with --quick)")
     parser.add_argument("--fewshot", type=int, default=0, help="few-shot examples per prompt (default 0)")
+    parser.add_argument("--layout", choices=tuple(LAYOUTS), default="cloze",
+                        help="cloze: the choices' words are scored; letters: MMLU's ' A'..' D' (default cloze)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100 docs, lm-eval at batch 8 only")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--threads", type=int, default=0,
@@ -375,7 +385,7 @@ def benchmark(args: argparse.Namespace, work: Path) -> Figures:
     model_dir = work / "model"
     parameters = write_model(model_dir)
     setup = load_setup("lm-eval/base").with_values({
-        "task.path": str(task_path), "prompt.description": DESCRIPTION, "prompt.template": TEMPLATE,
+        "task.path": str(task_path), "prompt.description": DESCRIPTION, **LAYOUTS[args.layout],
         "fewshot.k": args.fewshot, "loading.batch_size": SCOREGAP_BATCH, "loading.device": "cpu",
     })
     exported = export(setup, load_task(setup.task), model=str(model_dir), name="bench_arith")
@@ -390,7 +400,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> Figures:
     print(f"model: random Llama, {parameters:,} parameters ({parameters / 1e6:.1f}M), "
           f"hidden {MODEL['hidden_size']}, {MODEL['num_hidden_layers']} layers, "
           f"{MODEL['num_attention_heads']} heads, vocab_size {MODEL['vocab_size']}, float32, cpu")
-    print(f"task: {args.docs} docs x 4 multi-token choices, {args.fewshot}-shot")
+    choices = "multi-token choices" if args.layout == "cloze" else "lettered choices, one-token continuations"
+    print(f"task: {args.docs} docs x 4 {choices} ({args.layout} layout), {args.fewshot}-shot")
     print(f"machine: {figures.machine}; torch.get_num_threads() = {threads}")
     print(f"timed: evaluation only, model load excluded for both; scoregap batch size "
           f"{SCOREGAP_BATCH}; lm-eval batch sizes {', '.join(map(str, batches))}", flush=True)

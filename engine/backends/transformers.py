@@ -213,6 +213,22 @@ def finite_logits() -> Any:
     return FiniteLogits()
 
 
+MIN_SHARED_PREFIX = 32
+"""Tokens every context of a batch must share before they are computed once (MMLU's description
+and fixed shots, say); below that the extra forward pass is not worth it."""
+
+
+def shared_prefix(contexts: list[list[int]]) -> int:
+    """Tokens all `contexts` start with, leaving each at least one token of its own (its last
+    position's logits score its continuations)."""
+    low, high = min(contexts), max(contexts)   # the common prefix of all is that of these two
+    n = 0
+    limit = min(len(c) for c in contexts) - 1
+    while n < limit and low[n] == high[n]:
+        n += 1
+    return n
+
+
 def _is_oom(err: BaseException) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
 
@@ -319,16 +335,23 @@ class TransformersBackend:
         )
         size = self._batch_size(batch_size)
         results: list[LoglikelihoodResult | None] = [None] * len(requests)
+
+        def rows(item: tuple[tuple[int, ...], list[int]]) -> int:
+            """Rows a context costs in the forward passes: one when every continuation is one token
+            (its last logits score them all), else one per continuation (the second pass)."""
+            return 1 if all(len(encoded[i][1]) == 1 for i in item[1]) else len(item[1])
+
         start = 0
         while start < len(ordered):
             if progress.cancelled():
                 raise Cancelled()
-            batch, count = [], 0
+            batch, count, done = [], 0, 0
             for item in ordered[start:]:
-                if batch and count + len(item[1]) > size:
+                if batch and count + rows(item) > size:
                     break
                 batch.append(item)
-                count += len(item[1])
+                count += rows(item)
+                done += len(item[1])
             try:
                 scored = self._score_groups(batch, encoded)
             except RuntimeError as err:
@@ -343,7 +366,7 @@ class TransformersBackend:
             for index, result in scored:
                 results[index] = result
             start += len(batch)
-            progress.advance(count)
+            progress.advance(done)
         return complete(results, "transformers loglikelihood")
 
     def _encode_pair(self, index: int, request: Loglikelihood) -> tuple[list[int], list[int]]:
@@ -371,26 +394,38 @@ class TransformersBackend:
         device = self.device
         longest_cont = max(len(encoded[i][1]) for _, idxs in groups for i in idxs)
         contexts = [list(ctx) for ctx, _ in groups]   # each fits the window (`_encode_pair`)
-        width = max(len(c) for c in contexts)
         lengths = torch.tensor([len(c) for c in contexts])
+        shared = shared_prefix(contexts) if self.padding_side == "right" and len(contexts) > 1 else 0
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
+        cache = None
+        if shared:   # the few-shot block every context starts with: computed once, copied per context
+            cache = self.model(input_ids=torch.tensor([contexts[0][:shared]], device=device),
+                               use_cache=True).past_key_values
+            cache.reorder_cache(torch.zeros(len(groups), dtype=torch.long, device=device))
+        tails = [c[shared:] for c in contexts]
+        width = max(len(t) for t in tails)
         ids = torch.full((len(groups), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(groups), width), dtype=torch.long)
-        for g, ctx in enumerate(contexts):
-            span = slice(width - len(ctx), width) if self.padding_side == "left" else slice(0, len(ctx))
-            ids[g, span] = torch.tensor(ctx)
+        for g, tail in enumerate(tails):
+            span = slice(width - len(tail), width) if self.padding_side == "left" else slice(0, len(tail))
+            ids[g, span] = torch.tensor(tail)
             mask[g, span] = 1
         ids, mask = ids.to(device), mask.to(device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        positions = shared + (mask.cumsum(-1) - 1).clamp(min=0)
+        if shared:
+            mask = torch.cat([torch.ones((len(groups), shared), dtype=torch.long, device=device), mask], dim=1)
         if self.padding_side == "left":   # every context ends at the last column
             keep: int | torch.Tensor = 1
             last = torch.zeros(len(groups), dtype=torch.long)
         else:                              # logits only at the distinct last positions
-            ends = lengths - 1
+            ends = lengths - shared - 1
             columns = torch.unique(ends)
             keep = columns.to(device)
             last = torch.searchsorted(columns, ends)
-        out = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=keep
+        out = self.model(   # the context cache is kept only when continuations follow
+            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+            use_cache=longest_cont > 1 or cache is not None, logits_to_keep=keep,
         )
         first = out.logits[torch.arange(len(groups)), last.to(device)].float()   # predicts cont[0]
         next_position = (lengths.to(device))[:, None]
@@ -416,27 +451,32 @@ class TransformersBackend:
                 past_key_values=cache, use_cache=True,
             ).logits
         scored: list[tuple[int, LoglikelihoodResult | None]] = []
+        # Once per context, not per choice: the first token's distribution, its margin and argmax
+        # (all a one-token continuation needs), and whether the context doubles its BOS.
+        first_logprobs = torch.log_softmax(first, dim=-1)
+        top2 = first_logprobs.topk(2, dim=-1).values
+        first_margin = (top2[:, 0] - top2[:, 1]).tolist()
+        first_argmax = first_logprobs.argmax(dim=-1).tolist()
+        doubled = [has_doubled_bos(self.tokenizer, ctx) for ctx in contexts]
         for r, ((g, index), cont) in enumerate(zip(rows, conts)):
-            logits = first[g : g + 1]
-            if len(cont) > 1:
+            if len(cont) == 1:
+                logprob, margin = float(first_logprobs[g, cont[0]]), first_margin[g]
+                greedy = first_argmax[g] == cont[0]
+            else:
                 assert rest is not None
-                logits = torch.cat([logits, rest[r, : len(cont) - 1].float()], dim=0)
-            logprobs = torch.log_softmax(logits, dim=-1)
-            target = torch.tensor(cont, device=device)
-            chosen = logprobs.gather(1, target[:, None]).squeeze(1)
-            top2 = logprobs.topk(2, dim=-1).values
-            logprob, margin = float(chosen.sum()), float((top2[:, 0] - top2[:, 1]).min())
+                logprobs = torch.cat([first_logprobs[g : g + 1],
+                                      torch.log_softmax(rest[r, : len(cont) - 1].float(), dim=-1)], dim=0)
+                target = torch.tensor(cont, device=device)
+                chosen = logprobs.gather(1, target[:, None]).squeeze(1)
+                top = logprobs.topk(2, dim=-1).values
+                logprob, margin = float(chosen.sum()), float((top[:, 0] - top[:, 1]).min())
+                greedy = bool((logprobs.argmax(dim=-1) == target).all())
             if not (math.isfinite(logprob) and math.isfinite(margin)):
                 scored.append((index, None))   # a NaN or +inf logit anywhere in a row spoils all of it
                 continue
-            ctx = contexts[g]
             scored.append((index, LoglikelihoodResult(
-                logprob=logprob,
-                is_greedy=bool((logprobs.argmax(dim=-1) == target).all()),
-                n_tokens=len(cont),
-                n_context_tokens=len(ctx),
-                min_margin=margin,
-                doubled_bos=has_doubled_bos(self.tokenizer, ctx),
+                logprob=logprob, is_greedy=greedy, n_tokens=len(cont), n_context_tokens=len(contexts[g]),
+                min_margin=margin, doubled_bos=doubled[g],
             )))
         return scored
 

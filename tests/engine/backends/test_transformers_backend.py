@@ -407,3 +407,70 @@ def test_loading_truncation_left_evaluates_overlong_docs(short_model: Path, tmp_
     assert ev.result.n == 3
     planned = ev.planned[0].requests[0]
     assert planned.truncation == "left" and planned.key() != replace(planned, truncation="error").key()
+
+
+def test_one_token_continuations_cost_one_row_per_context_and_stay_exact(
+        backend: TransformersBackend, reference_model: Any, monkeypatch) -> None:
+    """MMLU's layout: every continuation is one token (" A".." D"). A context's last logits score
+    all its choices, so a batch of 4 holds 4 contexts (16 requests), one forward pass each, with
+    no key/value cache kept; every result still equals the direct computation."""
+    contexts = [f"Question: What is {i} plus {i + 1}?\nA. one\nB. two\nC. three\nD. four\nAnswer:" for i in range(12)]
+    requests = [Loglikelihood(c, f" {label}") for c in contexts for label in "ABCD"]
+    calls: list[tuple[int, bool]] = []
+    forward = backend.model.forward
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append((int(kwargs["input_ids"].shape[0]), bool(kwargs.get("use_cache"))))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "forward", counted)
+    results = backend.loglikelihood(requests, 4, NullProgress())
+    assert calls == [(4, False)] * 3
+    monkeypatch.undo()
+    for request, result in zip(requests, results):
+        logprob, greedy, _ = reference(reference_model, backend.tokenizer, request)
+        assert result.logprob == pytest.approx(logprob, abs=1e-4) and result.is_greedy == greedy
+    alone = backend.loglikelihood(requests[:4], 1, NullProgress())
+    assert [r.min_margin for r in alone] == pytest.approx([r.min_margin for r in results[:4]], abs=1e-4)
+
+
+SHOTS = "".join(f"Question: What is {i} times {i}?\nAnswer: {i * i}\n\n" for i in range(2, 8))
+
+
+@pytest.mark.parametrize("batch_size", [2, 8])
+def test_a_prefix_every_context_shares_is_computed_once_and_changes_no_result(
+        backend: TransformersBackend, reference_model: Any, monkeypatch, batch_size: int) -> None:
+    """Fixed shots (first_n) make every context of a batch start alike: that prefix runs once
+    (a one-row forward pass), its cache is copied per context, and only the rest of each context
+    is computed. One- and multi-token continuations alike equal the direct computation."""
+    requests = [Loglikelihood(f"{SHOTS}Question: What is {i} plus {i}?\nAnswer:", cont)
+                for i in range(6) for cont in (" A", " B", f" {2 * i}", " one hundred and nine")]
+    from scoregap.engine.backends.transformers import MIN_SHARED_PREFIX, shared_prefix
+
+    ids = [encode(backend.tokenizer, r.context) for r in requests[::4]]
+    assert shared_prefix(ids) >= MIN_SHARED_PREFIX
+    calls: list[tuple[int, int]] = []
+    forward = backend.model.forward
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(tuple(kwargs["input_ids"].shape))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(backend.model, "forward", counted)
+    results = backend.loglikelihood(requests, batch_size, NullProgress())
+    monkeypatch.undo()
+    whole = {len(c) for c in ids}
+    prefix_passes = [n for rows, n in calls if rows == 1 and n >= MIN_SHARED_PREFIX and n not in whole]
+    # batch 2 holds one context (4 continuations of it): nothing to share; batch 8 holds two
+    assert len(prefix_passes) == (0 if batch_size == 2 else 3)
+    for request, result in zip(requests, results):
+        logprob, greedy, n_tokens = reference(reference_model, backend.tokenizer, request)
+        assert result.logprob == pytest.approx(logprob, abs=1e-4), request
+        assert (result.is_greedy, result.n_tokens) == (greedy, n_tokens), request
+
+
+def test_contexts_that_share_less_than_the_threshold_are_not_split(backend: TransformersBackend) -> None:
+    from scoregap.engine.backends.transformers import shared_prefix
+
+    assert shared_prefix([[1, 2, 3], [1, 2, 4]]) == 2
+    assert shared_prefix([[1, 2], [1, 2, 3]]) == 1        # each context keeps a token of its own
