@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, match_docs, question_key, token_difference
+from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, doc_finder, token_difference
 
 
 def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer: Any = None) -> dict[str, Any] | None:
@@ -36,8 +36,9 @@ def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer
         differing = set(comparison.keys)
         data["implicated"] = [c.id for c in checks if differing & set(getattr(c, "keys", ()))]
         data["implicated_keys"] = sorted(differing)
-        if tokenizer is not None and comparison.first_difference is not None:
-            data["first_difference_tokens"] = token_difference(tokenizer, *_contexts(comparison))
+        if tokenizer is not None and comparison.first_pair is not None:
+            mine, theirs = comparison.first_pair
+            data["first_difference_tokens"] = token_difference(tokenizer, mine.context, theirs.context)
         data["lines"] = comparison_lines(data)
         out["comparison"] = data
     if yours is not None and yours.docs:
@@ -45,29 +46,15 @@ def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer
     return out or None
 
 
-def _contexts(comparison: Any) -> tuple[str, str]:
-    """The contexts of the first differing doc (its first request on each side)."""
-    doc_id = comparison.first_difference[0]
-    mine = next(d for d in comparison.yours.docs if d.doc_id == doc_id)
-    pairs = match_docs([mine], comparison.reported.docs)
-    return mine.context, pairs[0][1].context if pairs else ""
-
-
 def remeasure(run: LoggedRun, ev: Any) -> dict[str, Any]:
-    """Your logged outcomes against your setup measured here, on the docs both have (paired by
-    subtask and position, as the import's prompt check pairs them)."""
-    index: dict[Any, Any] = {}
-    counts: dict[str, int] = {}
-    subtasked = bool(run.docs and run.docs[0].subtask)
+    """Your logged outcomes against your setup measured here, on the docs both have (paired as the
+    import's prompt check pairs them: `runs.doc_finder`)."""
+    find = doc_finder([planned.doc for planned in ev.planned], run)
     by_id = {s.doc_id: s for s in ev.scores}
-    for planned in ev.planned:   # lm-eval logs positions in the task's order; lighteval shuffles: by question
-        name = planned.doc.subtask if subtasked else ""
-        key = (name, counts.get(name, 0)) if run.tool == "lm-eval" else question_key(planned.doc.question)
-        index[key] = by_id.get(planned.doc.doc_id)
-        counts[name] = counts.get(name, 0) + 1
     flips, n, worst, logged_sum, here_sum = 0, 0, 0.0, 0.0, 0.0
     for doc in run.docs:
-        score = index.get((doc.subtask, doc.doc_id) if run.tool == "lm-eval" else question_key(doc.question))
+        found = find(doc)
+        score = by_id.get(found.doc_id) if found is not None else None
         if score is None or doc.correct is None:
             continue
         here = score.scores.get(run.metric, score.score)

@@ -245,8 +245,9 @@ class PromptCheck:
 
 def check_prompts(setup: Any, run: LoggedRun, chat: Any = None) -> PromptCheck:
     """Re-render the logged docs with `setup` (no model is run) and compare every request's
-    context and continuation with the logged strings (`_doc_finder` pairs the docs)."""
+    context and continuation with the logged strings (`runs.doc_finder` pairs the docs)."""
     from scoregap.engine.prompts import PromptBuilder
+    from scoregap.engine.runs import doc_finder
     from scoregap.engine.tasks import load_task
 
     if not run.docs:
@@ -256,7 +257,7 @@ def check_prompts(setup: Any, run: LoggedRun, chat: Any = None) -> PromptCheck:
         builder = PromptBuilder(setup, task, chat)
     except InputError as err:
         return PromptCheck(0, 0, skipped=f"the task cannot be loaded here ({err})")
-    find = _doc_finder(task, run)
+    find = doc_finder(task.docs, run)
     identical, checked, first = 0, 0, None
     for logged in run.docs:
         doc = find(logged)
@@ -271,23 +272,6 @@ def check_prompts(setup: Any, run: LoggedRun, chat: Any = None) -> PromptCheck:
         elif first is None:
             first = (logged.doc_id, _joined(theirs[0]), _joined(ours[0]))
     return PromptCheck(checked, identical, first)
-
-
-def _doc_finder(task: Any, run: LoggedRun) -> Any:
-    """How a logged doc finds its doc in the task: lm-eval logs each doc's position in its
-    (sub)task, which is the task's order here; lighteval shuffles its docs, so by question text."""
-    from scoregap.engine.runs import question_key
-
-    if run.tool != "lm-eval":
-        by_question = {question_key(d.question): d for d in task.docs}
-        return lambda logged: by_question.get(question_key(logged.question))
-    by_position: dict[tuple[str, int], Any] = {}
-    counts: dict[str, int] = {}
-    for doc in task.docs:
-        name = doc.subtask if run.docs[0].subtask else ""
-        by_position[(name, counts.get(name, 0))] = doc
-        counts[name] = counts.get(name, 0) + 1
-    return lambda logged: by_position.get((logged.subtask, logged.doc_id))
 
 
 def _joined(request: tuple[str, str]) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,8 +153,16 @@ class RunComparison:
     test: stats.Comparison | None       # reported vs yours on the matched docs (exact McNemar on 0/1)
     identical_prompts: int              # matched docs whose every request is the same string pair
     differences: tuple[SettingDifference, ...]
-    first_difference: tuple[int, str, str] | None   # (your doc id, your prompt, the reported prompt)
+    first_pair: tuple[LoggedDoc, LoggedDoc] | None   # the first matched doc whose prompts differ
     prompt_evidence: tuple[str, ...]    # what all differing prompts have in common, in words
+
+    @property
+    def first_difference(self) -> tuple[int, str, str] | None:
+        """(your doc id, your prompt, the reported prompt), each continuation shown as ⟨...⟩."""
+        if self.first_pair is None:
+            return None
+        mine, theirs = self.first_pair
+        return mine.doc_id, _shown_request(mine), _shown_request(theirs)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -189,15 +197,12 @@ def compare_runs(yours: LoggedRun, reported: LoggedRun) -> RunComparison:
     ours_scores: list[float] = []
     theirs_scores: list[float] = []
     identical = 0
-    first: tuple[int, str, str] | None = None
     differing: list[tuple[LoggedDoc, LoggedDoc]] = []
     for mine, theirs in pairs:
         if mine.requests == theirs.requests:
             identical += 1
         else:
             differing.append((mine, theirs))
-            if first is None:
-                first = (mine.doc_id, _shown_request(mine), _shown_request(theirs))
         if mine.correct is None or theirs.correct is None:
             continue
         ours_scores.append(float(mine.correct))
@@ -209,7 +214,25 @@ def compare_runs(yours: LoggedRun, reported: LoggedRun) -> RunComparison:
     evidence = prompt_evidence(differing)
     return RunComparison(
         yours, reported, len(pairs), len(yours.docs) - len(pairs), len(reported.docs) - len(pairs),
-        outcomes, test, identical, setting_differences(yours, reported, differing), first, evidence)
+        outcomes, test, identical, setting_differences(yours, reported, differing),
+        differing[0] if differing else None, evidence)
+
+
+def doc_finder(docs: Sequence[Any], run: LoggedRun) -> Callable[[LoggedDoc], Any]:
+    """How a logged doc finds the same doc among `docs` (a task's, in the task's order): lm-eval
+    logs each doc's position in its (sub)task, which is the task's order here; lighteval shuffles
+    its docs, so by question text."""
+    if run.tool != "lm-eval":
+        by_question = {question_key(d.question): d for d in docs}
+        return lambda logged: by_question.get(question_key(logged.question))
+    by_position: dict[tuple[str, int], Any] = {}
+    counts: dict[str, int] = {}
+    subtasked = bool(run.docs and run.docs[0].subtask)
+    for doc in docs:
+        name = doc.subtask if subtasked else ""
+        by_position[(name, counts.get(name, 0))] = doc
+        counts[name] = counts.get(name, 0) + 1
+    return lambda logged: by_position.get((logged.subtask, logged.doc_id))
 
 
 def _shown_request(doc: LoggedDoc) -> str:

@@ -469,7 +469,7 @@ def test_a_prefix_every_context_shares_is_computed_once_and_changes_no_result(
         assert (result.is_greedy, result.n_tokens) == (greedy, n_tokens), request
 
 
-def test_contexts_that_share_less_than_the_threshold_are_not_split(backend: TransformersBackend) -> None:
+def test_the_shared_prefix_leaves_each_context_a_token_of_its_own() -> None:
     from scoregap.engine.backends.transformers import shared_prefix
 
     assert shared_prefix([[1, 2, 3], [1, 2, 4]]) == 2
