@@ -11,10 +11,21 @@ from pathlib import Path
 from lmeval_outputs import write_run
 
 
+async def press_import(pilot) -> None:
+    """Click Import as a person would: a Button ignores clicks while its 0.2 s "pressed" effect
+    still shows, and on a loaded machine the previous answer can come back sooner than that."""
+    button = pilot.app.screen.query_one("#do-import")
+    for _ in range(100):
+        if not button.has_class("-active"):
+            break
+        await pilot.pause(0.05)
+    await pilot.click("#do-import")
+
+
 async def imported(pilot, result, before: str) -> str:
     """Press Import and wait for the worker's answer to replace `before` (a worker still pending
     is not running yet, so waiting for running workers alone can return too early)."""
-    await pilot.click("#do-import")
+    await press_import(pilot)
     for _ in range(600):
         await pilot.pause(0.05)
         shown = str(result.render())
@@ -48,7 +59,7 @@ async def _import_two_runs(tmp_path: Path) -> None:
         assert "3/3 prompts identical" in shown and "fewshot.k): yours 0, reported 5" in shown
         assert out.is_file()
         before = out.read_text()
-        await pilot.click("#do-import")                    # the file exists now: asks first
+        await press_import(pilot)                          # the file exists now: asks first
         await pilot.pause()
         assert "exists. Press Import again" in str(result.render()) and out.read_text() == before
         await pilot.press("ctrl+o")
