@@ -25,7 +25,8 @@ BATCH_SIZES = (1, 64)
 ATTENTION = {"eager": "eager attention", "sdpa": "SDPA attention"}
 BACKENDS = {"transformers": "transformers", "vllm": "vLLM"}
 # Keys that change only the arithmetic: their variants re-run only the docs that could flip.
-NUMERIC = ("loading.dtype", "loading.batch_size", "loading.padding_side", "loading.attn_implementation")
+NUMERIC = ("loading.dtype", "loading.batch_size", "loading.padding_side", "loading.attn_implementation",
+           "loading.backend")
 
 
 @register
@@ -91,13 +92,25 @@ class LoadingCheck(BaseCheck):
         for size in BATCH_SIZES:
             if size != lo.batch_size:
                 found.add(self.name_for("loading.batch_size", size), {"loading.batch_size": size}, rerun="margin")
-        if lo.batch_size != 1:   # one sequence a batch is never padded
+        kernels = lo.backend != "vllm"   # vLLM pads nothing and chooses its own attention kernels
+        if kernels and lo.batch_size != 1:   # one sequence a batch is never padded
             side = "left" if lo.padding_side == "right" else "right"
             found.add(self.name_for("loading.padding_side", side), {"loading.padding_side": side}, rerun="margin")
         for attention, name in ATTENTION.items():
-            if attention != lo.attn_implementation:
+            if kernels and attention != lo.attn_implementation:
                 found.add(name, {"loading.attn_implementation": attention}, rerun="margin")
         for backend, name in BACKENDS.items():
             if backend != lo.backend and backend in context.backends:
-                found.add(name, {"loading.backend": backend})
+                found.add(name, backend_values(yours, backend), rerun="margin")
         return found.result()
+
+
+def backend_values(yours: Setup, backend: str) -> dict[str, Any]:
+    """The keys that move a setup to another backend: the vLLM-only keys go back to their
+    defaults when leaving vLLM (another backend refuses them)."""
+    from scoregap.engine.setup import VLLM_KEYS, LoadingSpec
+
+    values: dict[str, Any] = {"loading.backend": backend}
+    if backend != "vllm":
+        values.update({f"loading.{key}": getattr(LoadingSpec, key) for key in VLLM_KEYS})
+    return values

@@ -217,15 +217,25 @@ class Diagnosis:
             return [values[d] for d in docs], None
         setup = variant.apply(base.setup)
         if variant.rerun == "margin":
-            flip = screening.could_flip(base, setup)
+            margin, sampled = self.margin_for(base, setup, docs)
+            flip = screening.could_flip(base, setup, margin)
             if flip is not None:
-                rerun = frozenset(d for d in docs if d in flip)
+                rerun = frozenset(d for d in docs if d in flip or d in sampled)
                 kept = dict(zip((s.doc_id for s in base.scores), self.read(base, transform)))
                 fresh = (dict(zip(sorted(rerun), self.read(self.engine.evaluate(setup, self.limit, rerun), transform)))
                          if rerun else {})
                 return [fresh.get(d, kept[d]) for d in docs], None
         ev = self.engine.evaluate(setup, self.limit, frozenset(docs) if only is not None else None)
         return self.read(ev, transform), output_stats(ev.scores)
+
+    def margin_for(self, base: Evaluation, setup: Setup, docs: list[int]) -> tuple[float | None, frozenset[int]]:
+        """The flip margin of a numeric variant (None: its dtype's) and the docs run to find it:
+        another backend runs a sample of docs in full first, and the margin covers their drift."""
+        if setup.loading.backend == base.setup.loading.backend or base.task.kind != "multiple_choice":
+            return None, frozenset()
+        sampled = frozenset(docs[: screening.DRIFT_DOCS])
+        sample = self.engine.evaluate(setup, self.limit, sampled)
+        return max(screening.flip_margin(setup), screening.drift_margin(base, sample)), sampled
 
     def floor_at(self, base: Evaluation, transform: str, where: str) -> noise.Floor:
         """The noise floor measured at another setup (the reconciled one): what is random there

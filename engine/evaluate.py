@@ -103,10 +103,12 @@ class Engine:
 
     def scope(self, loading: LoadingSpec) -> str:
         """Everything outside a request that can change its result."""
-        device = get_backend(loading.backend).resolve_device(loading.device).split(":")[0]
+        cls = get_backend(loading.backend)
+        device = cls.resolve_device(loading.device).split(":")[0]
         return "|".join([
             self.model.fingerprint, loading.backend, loading.dtype, f"bs={loading.batch_size}",
             device, loading.attn_implementation, f"pad={loading.padding_side}",
+            *(f"{key}={getattr(loading, key)}" for key in cls.scope_keys),
         ])
 
     def tokenizer(self, loading: LoadingSpec) -> Any:

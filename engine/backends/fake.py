@@ -36,10 +36,11 @@ from __future__ import annotations
 import functools
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from scoregap.engine.backends import MARKERS, backend
 from scoregap.engine.backends.base import complete
@@ -184,6 +185,8 @@ def _model_file(model: ModelRef) -> Path:
 @backend("fake")
 class FakeBackend:
     name = "fake"
+    load_keys = ("dtype", "device", "attn_implementation", "padding_side", "trust_remote_code")
+    scope_keys: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, model: ModelRef, loading: LoadingSpec) -> FakeBackend:

@@ -23,9 +23,10 @@ import hashlib
 import re
 import sys
 import zlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from scoregap.engine.errors import InputError, did_you_mean
 

@@ -29,18 +29,17 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from scoregap.engine.backends import backend
-from scoregap.engine.backends.base import complete
+from scoregap.engine.backends.base import complete, encode_generation, encode_scored
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled, Progress
 from scoregap.engine.requests import (
-    ContextTooLong,
     Generate,
     GenerationResult,
     Loglikelihood,
     LoglikelihoodResult,
     NonFiniteOutput,
 )
-from scoregap.engine.tokenization import encode, encode_pair, has_doubled_bos, template_error
+from scoregap.engine.tokenization import has_doubled_bos, template_error
 
 if TYPE_CHECKING:
     from scoregap.engine.model import ModelRef
@@ -245,6 +244,8 @@ def _version(package: str) -> str | None:
 @backend("transformers")
 class TransformersBackend:
     name = "transformers"
+    load_keys = ("dtype", "device", "attn_implementation", "padding_side", "trust_remote_code")
+    scope_keys: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, model: ModelRef, loading: LoadingSpec) -> TransformersBackend:
@@ -325,7 +326,7 @@ class TransformersBackend:
     def loglikelihood(
         self, requests: list[Loglikelihood], batch_size: int | str, progress: Progress
     ) -> list[LoglikelihoodResult]:
-        encoded = [self._encode_pair(i, r) for i, r in enumerate(requests)]
+        encoded = [encode_scored(self.tokenizer, i, r, self.max_length) for i, r in enumerate(requests)]
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (ctx, _) in enumerate(encoded):
             groups.setdefault(tuple(ctx), []).append(i)
@@ -369,23 +370,6 @@ class TransformersBackend:
             progress.advance(done)
         return complete(results, "transformers loglikelihood")
 
-    def _encode_pair(self, index: int, request: Loglikelihood) -> tuple[list[int], list[int]]:
-        """(context, continuation) tokens of request `index`, the context cut on the left only if
-        the request asks for it (lm-eval keeps the last max_length + 1 tokens of the pair)."""
-        ctx, cont = encode_pair(self.tokenizer, request.context, request.continuation, request.bos)
-        if not cont:
-            raise InputError(
-                f"The continuation {request.continuation!r} encodes to no tokens after its "
-                f"context; there is nothing to score. Check prompt.target and target_delimiter."
-            )
-        fed = len(ctx) + len(cont) - 1   # the last continuation token is predicted, never fed
-        if fed <= self.max_length:
-            return ctx, cont
-        room = self.max_length + 1 - len(cont)
-        if request.truncation != "left" or room < 1:
-            raise ContextTooLong(index, fed, self.max_length)
-        return ctx[-room:], cont
-
     @torch.inference_mode()
     def _score_groups(
         self, groups: list[tuple[tuple[int, ...], list[int]]], encoded: list[tuple[list[int], list[int]]]
@@ -393,7 +377,7 @@ class TransformersBackend:
         """Each request's result, or None where the logits at a scored position were not finite."""
         device = self.device
         longest_cont = max(len(encoded[i][1]) for _, idxs in groups for i in idxs)
-        contexts = [list(ctx) for ctx, _ in groups]   # each fits the window (`_encode_pair`)
+        contexts = [list(ctx) for ctx, _ in groups]   # each fits the window (`encode_scored`)
         lengths = torch.tensor([len(c) for c in contexts])
         shared = shared_prefix(contexts) if self.padding_side == "right" and len(contexts) > 1 else 0
         if shared < MIN_SHARED_PREFIX:
@@ -485,7 +469,7 @@ class TransformersBackend:
     def generate(
         self, requests: list[Generate], batch_size: int | str, progress: Progress
     ) -> list[GenerationResult]:
-        prompts = [self._encode_prompt(i, r) for i, r in enumerate(requests)]
+        prompts = [encode_generation(self.tokenizer, i, r, self.max_length) for i, r in enumerate(requests)]
         results: list[GenerationResult | None] = [None] * len(requests)
         greedy: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
@@ -517,17 +501,6 @@ class TransformersBackend:
                 start += len(chunk)
                 progress.advance(len(chunk))
         return complete(results, "transformers generate")
-
-    def _encode_prompt(self, index: int, request: Generate) -> list[int]:
-        """The prompt tokens of request `index`, cut on the left only if the request asks for it
-        (lm-eval keeps the last max_length - max_new_tokens tokens)."""
-        prompt = encode(self.tokenizer, request.prompt, request.bos)
-        room = self.max_length - request.max_new_tokens
-        if len(prompt) <= room:
-            return prompt
-        if request.truncation != "left" or room < 1:
-            raise ContextTooLong(index, len(prompt), self.max_length, request.max_new_tokens)
-        return prompt[-room:]
 
     def _generate_rows(self, indices: list[int], requests: list[Generate], prompts: list[list[int]]
                        ) -> list[GenerationResult]:
