@@ -101,6 +101,7 @@ class Diagnosis:
         planned = noise.repeats(yours, _pool(load_task(yours.task, setup_source=yours.source)))
         self.set_step(MEASURING, "your setup", 1, len(planned) + 1)
         self.yours = self.engine.evaluate(yours, self.limit)
+        self.events.scored(self.yours.result.score, self.session.reported_score, self.yours.result.n)
         self.runs = run_evidence(self.session, self.yours, self.checks, self.engine.tokenizer(yours.loading))
         self.weights = doc_weights(self.yours.scores, yours.scoring.aggregate)
         subtasks = {s.subtask for s in self.yours.scores}
@@ -168,18 +169,21 @@ class Diagnosis:
         return result
 
     def _screen(self, variant: Variant) -> Finding:
+        """The variant on growing random subsets, stopping at the first that settles it."""
         assert self.yours is not None and self.noise is not None
         base = self.values(self.yours)
         docs = [s.doc_id for s in self.yours.scores]
-        subset = screening.subset_size(len(base))
+        sizes = screening.looks(len(base))
+        shuffled = screening.order(len(base))
         before = self.engine.calls.total
-        if subset < len(base):
-            scores, outputs = self.variant_values(variant, frozenset(docs[:subset]))
-            why = screening.settled(self.compare(base[:subset], scores, docs[:subset]).ci,
-                                    self.noise.half_width, self.gap)
+        for size in sizes[:-1]:
+            picked = sorted(shuffled[:size])
+            subset, subset_base = [docs[i] for i in picked], [base[i] for i in picked]
+            scores, outputs = self.variant_values(variant, frozenset(subset))
+            ci = screening.interim_ci(self.compare(subset_base, scores, subset), len(sizes))
+            why = screening.settled(ci, self.noise.half_width, self.gap)
             if why:
-                return self.finding(variant, base[:subset], scores, docs[:subset], before, self.gap,
-                                    outputs, screened=why)
+                return self.finding(variant, subset_base, scores, subset, before, self.gap, outputs, screened=why)
         scores, outputs = self.variant_values(variant, None)
         return self.finding(variant, base, scores, docs, before, self.gap, outputs, per_doc=tuple(scores))
 
@@ -233,7 +237,7 @@ class Diagnosis:
         another backend runs a sample of docs in full first, and the margin covers their drift."""
         if setup.loading.backend == base.setup.loading.backend or base.task.kind != "multiple_choice":
             return None, frozenset()
-        sampled = frozenset(docs[: screening.DRIFT_DOCS])
+        sampled = frozenset(docs[i] for i in screening.order(len(docs))[: screening.DRIFT_DOCS])
         sample = self.engine.evaluate(setup, self.limit, sampled)
         return max(screening.flip_margin(setup), screening.drift_margin(base, sample)), sampled
 

@@ -71,6 +71,7 @@ class Calls:
     loglikelihood: int = 0
     generate: int = 0
     cached: int = 0
+    tokens: int = 0            # token positions the backends ran through the model (`tokens_fed`)
     per_scope: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -184,6 +185,7 @@ class Engine:
     def _compute(self, backend: Backend, chunk: list[Any], loading: LoadingSpec,
                  owners: Mapping[str, str]) -> list[Result]:
         """One backend call: a result per request, each finite, or an `InputError` naming the doc."""
+        fed = getattr(backend, "tokens_fed", 0)
         try:
             if isinstance(chunk[0], Loglikelihood):
                 outs: list[Result] = list(backend.loglikelihood(chunk, loading.batch_size, self.progress))
@@ -191,6 +193,7 @@ class Engine:
             else:
                 outs = list(backend.generate(chunk, loading.batch_size, self.progress))
                 self.calls.generate += len(chunk)
+            self.calls.tokens += getattr(backend, "tokens_fed", 0) - fed
         except BackendOutputError as err:
             if not 0 <= err.index < len(chunk):
                 raise

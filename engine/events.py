@@ -71,6 +71,9 @@ class Summary:
 
 
 class Events(Protocol):
+    def scored(self, yours: float, reported: float, n: int) -> None:
+        """Your setup's score exists; the noise floor is measured next (`measured` follows)."""
+
     def measured(self, summary: Summary) -> None: ...
 
     def check_started(self, check: str) -> None: ...
@@ -90,6 +93,9 @@ class Events(Protocol):
 
 class NullEvents:
     """Hears everything, says nothing: subclass it and override what you show."""
+
+    def scored(self, yours: float, reported: float, n: int) -> None:
+        pass
 
     def measured(self, summary: Summary) -> None:
         pass

@@ -256,6 +256,7 @@ def _run_settings(data: Mapping[str, Any], values: dict[str, Any], lost: list[st
         values["loading.trust_remote_code"] = flags["trust_remote_code"] == "true"
     if flags["add_bos_token"] in ("true", "false"):
         values["loading.add_bos_token"] = flags["add_bos_token"]
+    _backend(str(config.get("model") or ""), args, values, lost)
     if config.get("device"):
         lost.append(f"device {config['device']} (the diagnosis picks this machine's device: loading.device = auto)")
     for key in ("parallelize", "max_length", "load_in_8bit", "load_in_4bit", "peft", "delta", "gguf_file"):
@@ -264,6 +265,34 @@ def _run_settings(data: Mapping[str, Any], values: dict[str, Any], lost: list[st
     if data.get("chat_template_sha"):
         lost.append(f"chat template sha256 {str(data['chat_template_sha'])[:12]}…: the model's own template is used "
                     f"here; the import checks the prompts it renders against the logged ones")
+
+
+BACKENDS = {"hf": "transformers", "hf-auto": "transformers", "huggingface": "transformers", "vllm": "vllm"}
+"""lm-eval's model types (`--model`) -> loading.backend."""
+VLLM_ARGS = {"tensor_parallel_size": int, "gpu_memory_utilization": float, "max_model_len": int}
+
+
+def _backend(model: str, args: Mapping[str, Any], values: dict[str, Any], lost: list[str]) -> None:
+    """The inference backend and, for vLLM, the settings passed through to it."""
+    if not model:
+        return
+    if model not in BACKENDS:
+        lost.append(f"model type {model} (scoregap runs transformers or vllm; loading.backend keeps its default)")
+        return
+    values["loading.backend"] = BACKENDS[model]
+    if model != "vllm":
+        return
+    for key, kind in VLLM_ARGS.items():
+        if key in args:
+            try:
+                values[f"loading.{key}"] = kind(args[key])
+            except (TypeError, ValueError):
+                lost.append(f"model_args {key}={args[key]} (not a number)")
+    if str(args.get("enforce_eager", "")).lower() in ("true", "false"):
+        values["loading.enforce_eager"] = str(args["enforce_eager"]).lower() == "true"
+    for key in ("data_parallel_size", "quantization", "swap_space", "max_num_seqs"):
+        if key in args:
+            lost.append(f"model_args {key}={args[key]} (no setup key)")
 
 
 def _scoring(benchmark: str, config: Mapping[str, Any], metric: str, filter_name: str,

@@ -153,7 +153,7 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
             "noise_floor": _floor(rec.floor) if rec.floor else None,
         },
         "screening": SCREENING,
-        "calls": {"total": d.engine.calls.total, "cached": d.engine.calls.cached},
+        "calls": {"total": d.engine.calls.total, "cached": d.engine.calls.cached, "tokens": d.engine.calls.tokens},
         "setups": {"yours": yours_setup.to_dict(), "reconciled": target.to_dict()},
         "environment": environment(yours_setup.loading.backend),
     }

@@ -243,7 +243,8 @@ def _shown_request(doc: LoggedDoc) -> str:
 FACT_NAMES = {
     "fewshot.k": "few-shot examples", "chat.apply_template": "chat template",
     "chat.system_prompt": "system instruction", "fewshot.multiturn": "shots as chat turns",
-    "loading.dtype": "dtype", "loading.batch_size": "batch size", "scoring.metric": "metric",
+    "loading.dtype": "dtype", "loading.batch_size": "batch size", "loading.backend": "inference backend",
+    "scoring.metric": "metric",
     "scoring.extract": "answer extraction (filter)", "scoring.aggregate": "aggregation",
     "prompt.template": "doc template", "prompt.description": "description",
     "prompt.target_delimiter": "delimiter before the answer", "prompt.fewshot_delimiter": "delimiter between shots",

@@ -1,11 +1,19 @@
 """Screening: settle what a subset of the docs can settle, and re-run only what could change.
 
-A variant first runs on a screening subset (a quarter of the docs, at least `SCREEN_MIN`); it
-goes on to every doc unless the subset already settles it: its 95% CI lies inside the noise
-floor (no effect worth finding), or excludes every change that would make it a cause — one that
-closes between 0 and 200% of the gap. So a variant stops when it surely widens the gap, or surely
-carries your score past the reported one by more than the gap itself, whatever the gap's sign;
-with no gap at all, nothing can be a cause and every variant stops there. A variant that changes only numerics (`rerun = "margin"`: dtype, batch size, kernels)
+A variant runs on growing random subsets of the docs — 60, 120, 240 (each at most half of the
+docs), then all of them — and stops at the first look that settles it: its CI lies inside the
+noise floor (no effect worth finding), or excludes every change that would make it a cause — one
+that closes between 0 and 200% of the gap. So a variant stops when it surely widens the gap, or
+surely carries your score past the reported one by more than the gap itself, whatever the gap's
+sign; with no gap at all, nothing can be a cause and every variant stops at the first look. The
+looks spend the 5% error rate Bonferroni-style: each interim CI is at 1 − 0.05/K for K looks
+(98.75% for four), so the chance that any stop of a variant is wrong stays within 5% however
+many looks it takes. A finding says how many docs it rests on (`n`) and why it stopped.
+
+The subsets are prefixes of one fixed random order of the docs (`order`): a task sorted by
+subtask (MMLU's subjects) gives each look a sample of every subject, not the first subject.
+
+A variant that changes only numerics (`rerun = "margin"`: dtype, batch size, kernels, backend)
 re-runs only the docs whose decision could flip: those whose top two choices, or whose closest
 token decision, are within `FLIP_MARGIN` nats for the target dtype. The others keep your outputs.
 Another inference engine (`loading.backend`) can move loglikelihoods by more than rounding, and
@@ -15,18 +23,41 @@ margin is widened to cover what that sample shows (`drift_margin`).
 
 from __future__ import annotations
 
+import random
+
+from scoregap.engine import stats
 from scoregap.engine.evaluate import Evaluation
 from scoregap.engine.setup import Setup
 
-SCREEN_MIN = 60
+LOOKS = (60, 120, 240)   # docs at the interim looks (each used when it is at most half the docs)
+ALPHA = 0.05             # the error rate all the stops of one variant share
+ORDER_SEED = 0
 FLIP_MARGIN = {"float32": 0.01, "bfloat16": 1.0, "float16": 0.5}   # nats a numeric change can move
 DRIFT_DOCS = 16      # docs a variant on another backend runs in full to measure its drift
 DRIFT_SAFETY = 2.0   # the sample's largest drift, doubled: the docs not sampled may drift further
 
 
-def subset_size(n: int) -> int:
-    """Docs in the screening subset of n (all of them when n is small)."""
-    return n if n <= 2 * SCREEN_MIN else max(SCREEN_MIN, n // 4)
+def looks(n: int) -> list[int]:
+    """The subset sizes at which a variant of n docs is looked at; the last is n."""
+    return [size for size in LOOKS if 2 * size <= n] + [n]
+
+
+def order(n: int) -> list[int]:
+    """One fixed random order of positions 0..n-1: every look takes a prefix of it."""
+    positions = list(range(n))
+    random.Random(ORDER_SEED).shuffle(positions)
+    return positions
+
+
+def interim_ci(c: stats.Comparison, n_looks: int) -> tuple[float, float]:
+    """The CI an interim look judges by: delta ± z·SE at level 1 − ALPHA/n_looks (Bonferroni
+    over the looks, so all of a variant's stops together keep a 5% error rate)."""
+    if c.se == 0:
+        return c.ci
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - ALPHA / (2 * n_looks)))
+    return (c.delta - z * c.se, c.delta + z * c.se)
 
 
 def settled(ci: tuple[float, float], floor: float, gap: float) -> str:

@@ -57,6 +57,7 @@ from scoregap.tui.session_run import (
     CheckStarted,
     Concluded,
     Measured,
+    Scored,
     ProgressUpdate,
     RunCancelled,
     RunIdle,
@@ -304,6 +305,10 @@ class ScoregapApp(App[None]):
     def on_progress_update(self, m: ProgressUpdate) -> None:
         if self.checklist:
             self.checklist.show_progress(m.info)
+
+    def on_scored(self, m: Scored) -> None:
+        if self.checklist:
+            self.checklist.show_score(m.yours, m.n)
 
     def on_measured(self, m: Measured) -> None:
         if self.checklist:

@@ -118,6 +118,10 @@ class ConsoleEvents(NullEvents):
         else:
             self.bar.advance(info.done - self.bar.done)
 
+    def scored(self, yours: float, reported: float, n: int) -> None:
+        print(f"  your score {100 * yours:.1f} (n={n}), reported {100 * reported:.1f}, gap "
+              f"{100 * (reported - yours):+.1f}; measuring the noise floor next", file=self.stream)
+
     def measured(self, summary: Summary) -> None:
         self._stop_if_fatal()
         print(f"  your score {100 * summary.yours:.1f} (n={summary.n}), reported {100 * summary.reported:.1f}, "

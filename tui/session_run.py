@@ -45,6 +45,14 @@ class StepStarted(Message):
 
 
 @dataclass
+class Scored(Message):
+    """Your setup's score exists; the noise floor is still being measured."""
+
+    yours: float
+    n: int
+
+
+@dataclass
 class Measured(Message):
     """Your setup is measured: the numbers the checklist's header shows."""
 
@@ -104,6 +112,9 @@ class AppEvents(NullEvents):
 
     def step(self, step: Step) -> None:
         self.post(StepStarted(step))
+
+    def scored(self, yours: float, reported: float, n: int) -> None:
+        self.post(Scored(yours, n))
 
     def measured(self, summary: Summary) -> None:
         self.post(Measured(summary))

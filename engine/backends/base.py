@@ -33,6 +33,8 @@ class Backend(Protocol):
 
     name: str
     tokenizer: Any
+    tokens_fed: int
+    """Token positions run through the model so far (what the work cost, for reports and benches)."""
 
     def loglikelihood(
         self, requests: list[Loglikelihood], batch_size: int | str, progress: Progress

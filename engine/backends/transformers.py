@@ -303,6 +303,7 @@ class TransformersBackend:
         self._to_device(name)
         self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.max_length = model_max_length(self.model.config, self.tokenizer)
+        self.tokens_fed = 0
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id or 0
@@ -386,6 +387,7 @@ class TransformersBackend:
         if shared:   # the few-shot block every context starts with: computed once, copied per context
             cache = self.model(input_ids=torch.tensor([contexts[0][:shared]], device=device),
                                use_cache=True).past_key_values
+            self.tokens_fed += shared
             cache.reorder_cache(torch.zeros(len(groups), dtype=torch.long, device=device))
         tails = [c[shared:] for c in contexts]
         width = max(len(t) for t in tails)
@@ -407,6 +409,7 @@ class TransformersBackend:
             columns = torch.unique(ends)
             keep = columns.to(device)
             last = torch.searchsorted(columns, ends)
+        self.tokens_fed += sum(len(t) for t in tails)
         out = self.model(   # the context cache is kept only when continuations follow
             input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
             use_cache=longest_cont > 1 or cache is not None, logits_to_keep=keep,
@@ -434,6 +437,7 @@ class TransformersBackend:
                 input_ids=cont_ids, attention_mask=full_mask, position_ids=cont_pos,
                 past_key_values=cache, use_cache=True,
             ).logits
+            self.tokens_fed += sum(len(c) - 1 for c in conts)
         scored: list[tuple[int, LoglikelihoodResult | None]] = []
         # Once per context, not per choice: the first token's distribution, its margin and argmax
         # (all a one-token continuation needs), and whether the context doubles its BOS.
@@ -555,6 +559,7 @@ class TransformersBackend:
         )
         results = []
         eos = self.tokenizer.eos_token_id
+        self.tokens_fed += sum(len(p) for p in prompts) + out[:, width:].ne(self.pad_id).sum().item()
         for row, p in enumerate(prompts):
             new = out[row, width:].tolist()
             ended_by_eos = eos is not None and eos in new

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import os
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -50,6 +51,9 @@ from scoregap.engine.tokenization import has_doubled_bos
 if TYPE_CHECKING:
     from scoregap.engine.model import ModelRef
     from scoregap.engine.setup import LoadingSpec
+
+if find_spec("vllm") is None:   # said when a setup names this backend; vLLM itself loads with a model
+    raise ModuleNotFoundError("No module named 'vllm'", name="vllm")
 
 CHUNK = 256
 """Requests per `LLM.generate` call when batch_size is "auto" (vLLM schedules within a call; the
@@ -148,6 +152,7 @@ class VllmBackend:
         self.dtype = str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
         self.window = int(self.llm.llm_engine.model_config.max_model_len)   # prompt + new tokens
         self.eos_id = self.tokenizer.eos_token_id
+        self.tokens_fed = 0
 
     def close(self) -> None:
         """Give the device back (vLLM holds its share of memory until its engine stops)."""
@@ -167,8 +172,10 @@ class VllmBackend:
         return [range(start, min(n, start + size)) for start in range(0, n, size)]
 
     def _run(self, prompts: list[list[int]], params: list[Any]) -> list[Any]:
-        return self.llm.generate([self.tokens_prompt(prompt_token_ids=p) for p in prompts], params,
-                                 use_tqdm=False)
+        outputs = self.llm.generate([self.tokens_prompt(prompt_token_ids=p) for p in prompts], params,
+                                    use_tqdm=False)
+        self.tokens_fed += sum(len(p) for p in prompts) + sum(len(o.outputs[0].token_ids) for o in outputs)
+        return outputs
 
     # -- loglikelihood -------------------------------------------------------------------------
 

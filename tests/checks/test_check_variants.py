@@ -263,10 +263,18 @@ def test_generation_and_loading_other_sides() -> None:
     assert [v.name for v in variants_of("generation", "qa sampling")] == [
         'stop at "\\n"', 'stop at "."', 'stop at "\\n\\n"', "max 512 tokens", "max 2048 tokens",
         "greedy"]
-    names = [v.name for v in variants_of("loading", "mc chat one turn", backends=("transformers", "vllm"))]
-    assert names == ["float32", "bfloat16", "float16", "batch size 64", "eager attention", "vLLM"]
-    assert "transformers" in [v.name for v in variants_of("loading", "qa sampling",
-                                                          backends=("transformers", "vllm"))]
+    loading = variants_of("loading", "mc chat one turn", backends=("transformers", "vllm"))
+    assert [v.name for v in loading] == ["float32", "bfloat16", "float16", "batch size 64", "eager attention", "vLLM"]
+    assert all(v.rerun == "margin" for v in loading)      # numerics only: re-run the docs that could flip
+    # From vLLM (which pads nothing and picks its kernels): no padding or attention variants, and
+    # the move to transformers drops the vLLM-only settings, which transformers refuses.
+    yours, context = make("qa sampling", backends=("transformers", "vllm"))
+    yours = yours.with_values({"loading.tensor_parallel_size": 2, "loading.batch_size": 8})
+    from_vllm = get("loading").variants(yours, context)
+    assert [v.name for v in from_vllm] == ["float32", "bfloat16", "float16", "batch size 1", "batch size 64",
+                                           "transformers"]
+    back = from_vllm[-1].apply(yours).loading
+    assert (back.backend, back.tensor_parallel_size, back.batch_size) == ("transformers", 1, 8)
 
 
 def test_metric_offers_math_equiv_only_for_math_answers() -> None:

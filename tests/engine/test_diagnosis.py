@@ -45,6 +45,9 @@ class Recorder(NullEvents):
     def __init__(self) -> None:
         self.seen: list[tuple] = []
 
+    def scored(self, yours, reported, n):  # noqa: ANN001, ANN201
+        self.seen.append(("scored", n))
+
     def measured(self, summary):  # noqa: ANN001, ANN201
         self.seen.append(("measured", round(summary.gap, 6)))
 
@@ -88,6 +91,10 @@ def test_a_planted_label_cause_is_found_reconciled_and_reported_through_events(t
     # finished, then concluded; the measuring steps are numbered 1..m.
     kinds = [e[0] for e in events.seen]
     assert kinds.index("measured") < kinds.index("check_started") and kinds[-1] == "concluded"
+    # Your score is announced before the noise floor's repeats start (the first screen needs only it).
+    assert kinds[kinds.index("scored") + 1:].count("step") and kinds.index("scored") < kinds.index("measured")
+    repeats = [i for i, e in enumerate(events.seen) if e[0] == "step" and e[1] == MEASURING and e[2] > 1]
+    assert kinds.index("scored") < repeats[0]
     measuring = [e for e in events.seen if e[0] == "step" and e[1] == MEASURING]
     assert [e[2] for e in measuring] == list(range(1, len(measuring) + 1)) and measuring[-1][3] == len(measuring)
     started = [e[1] for e in events.seen if e[0] == "check_started"]
@@ -105,7 +112,7 @@ def test_screening_stops_a_variant_inside_noise_and_one_that_widens_the_gap(tmp_
     prompt = run.run_check("prompt")
     template = run.run_check("template")
     by_name = {f.variant.name: f for f in prompt.findings + template.findings}
-    subset = 60                                                     # a quarter of the docs, at least 60
+    subset = 60                                                     # the first look (screening.LOOKS)
     fix = by_name["labels (A)"]
     assert fix.screened == "" and fix.n == N and fix.significant
     harmless = [f for f in prompt.findings if dict(f.variant.changes).get("prompt.choice_labels") is None
@@ -167,7 +174,7 @@ def test_macro_weights_come_from_your_full_run_not_the_screening_subset(tmp_path
     run.measure()
     result = run.run_check("prompt")                       # the fake model ignores every prompt format
     assert result.findings and all(f.delta == 0 for f in result.findings)
-    assert all(f.screened == "inside the noise floor" and f.n == 100 for f in result.findings)
+    assert all(f.screened == "inside the noise floor" and f.n == 60 for f in result.findings)
 
 
 def test_standard_errors_are_clustered_by_subtask_when_there_are_enough_subtasks(tmp_path: Path) -> None:

@@ -37,6 +37,22 @@ def test_a_local_task_is_rebuilt_key_by_key_and_the_run_settings_become_facts(tm
     load_setup("lm-eval/base").with_values({k: x for k, x in v.items() if k != "task.path"})
 
 
+def test_a_vllm_run_rebuilds_the_vllm_backend_with_its_settings(tmp_path):
+    folder = write_run(tmp_path / "out")
+    results = next(folder.rglob("results_*.json"))
+    data = json.loads(results.read_text())
+    data["config"].update(model="vllm", model_args="pretrained=/m,tensor_parallel_size=2,gpu_memory_utilization=0.8,"
+                                                   "max_model_len=4096,enforce_eager=True,data_parallel_size=2")
+    results.write_text(json.dumps(data))
+    run, recon = read_lmeval(folder)
+    v = recon.values
+    assert (v["loading.backend"], v["loading.tensor_parallel_size"], v["loading.gpu_memory_utilization"],
+            v["loading.max_model_len"], v["loading.enforce_eager"]) == ("vllm", 2, 0.8, 4096, True)
+    assert run.facts["loading.backend"] == "vllm"                 # a stated fact when it is the reported run
+    assert any("data_parallel_size=2" in line for line in recon.unrepresentable)
+    load_setup("lm-eval/base").with_values({k: x for k, x in v.items() if k.startswith("loading.")})
+
+
 def test_the_metric_and_filter_can_be_chosen_and_a_missing_one_is_named(tmp_path):
     folder = write_run(tmp_path / "out")
     assert read_lmeval(folder, metric="acc_norm")[0].score == 1.0

@@ -257,10 +257,24 @@ def test_malformed_toml_names_file_and_line(write_setup) -> None:
         ("[generation]\ntemperature = -0.1\n", "temperature"),
         ('[scoring]\nnormalize = ["lowercase"]\n', 'Did you mean "lower"?'),
         ('[scoring]\nextract = "last_numbr"\n', "unknown extractor"),
+        ('[loading]\nbackend = "vllm"\ntensor_parallel_size = 0\n', "at least 1"),
+        ('[loading]\nbackend = "vllm"\ngpu_memory_utilization = 1.5\n', "at most 1"),
+        ('[loading]\nbackend = "vllm"\nmax_model_len = -4\n', "loading.max_model_len must be 0"),
+        ('[loading]\nbackend = "vllm"\nenforce_eager = "yes"\n', "true or false"),
     ],
 )
 def test_out_of_range_values_are_rejected(write_setup, text: str, needle: str) -> None:
     assert needle in _error(write_setup(text))
+
+
+def test_vllm_settings_pass_through_and_another_backend_refuses_them(write_setup) -> None:
+    setup = load_setup(write_setup('[loading]\nbackend = "vllm"\ntensor_parallel_size = 2\n'
+                                   'gpu_memory_utilization = 0.8\nmax_model_len = 4096\nenforce_eager = true\n'))
+    lo = setup.loading
+    assert (lo.tensor_parallel_size, lo.gpu_memory_utilization, lo.max_model_len, lo.enforce_eager) == (2, 0.8, 4096, True)
+    path = write_setup('[loading]\nmax_model_len = 4096\n', name="hf.toml")
+    message = _error(path)     # silently ignored by transformers, it would be a setting that is not one
+    assert f"{path.resolve()}, line 2" in message and "vLLM setting" in message and 'backend = "vllm"' in message
 
 
 def test_metric_and_method_must_agree(write_setup) -> None:

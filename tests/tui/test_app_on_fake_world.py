@@ -24,11 +24,19 @@ async def _test_screens_ask_the_app_with_messages_and_the_pane_shows_your_output
     from scoregap.tui.app import make_app
     from scoregap.tui.screens.checklist import ChecklistScreen
 
+    from scoregap.tui.session_run import Measured, Scored
+
     seen: list = []
     app = make_app(qa_session(tmp_path), cache_dir=tmp_path / "cache")
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
         await settle(app, pilot)
         assert app.checklist.summary is not None
+        # Your score reached the screen before the noise floor did, and the header said what was next.
+        kinds = [type(m) for m in seen]
+        assert kinds.index(Scored) < kinds.index(Measured)
+        scored = next(m for m in seen if isinstance(m, Scored))
+        waiting = summary_text(None, app.checklist.session, score=(scored.yours, scored.n)).plain
+        assert f"yours {100 * scored.yours:.1f} (n=40)" in waiting and "measuring the noise floor" in waiting
         await highlight(app, pilot, "generation")
         await pilot.press("r")
         await settle(app, pilot)

@@ -47,12 +47,20 @@ def fact_text(value: Any) -> str:
     return str(value)
 
 
-def summary_text(s: Summary | None, session: Session, note: str = "") -> Text:
+def summary_text(s: Summary | None, session: Session, note: str = "",
+                 score: tuple[float, int] | None = None) -> Text:
+    """The header: the reported score, then yours once it exists (`score`: yours and its n, before
+    the noise floor is ready), then everything the summary holds."""
     out = Text()
     if s is None:
         out.append(f"Reported {100 * session.reported_score:.1f}", style="bold")
         if session.reported_source:
             out.append(f" ({session.reported_source})")
+        if score is not None:
+            yours, n = score
+            out.append(f" · yours {100 * yours:.1f} (n={n}) · gap {100 * (session.reported_score - yours):+.1f} pts")
+            out.append(" · " + (note or "measuring the noise floor…"))
+            return out
         out.append(" · " + (note or "measuring your setup…"))
         return out
     out.append(f"Reported {100 * s.reported:.1f}", style="bold")
@@ -130,6 +138,7 @@ class ChecklistScreen(Screen):
         self.session = session
         self.limit = limit
         self.summary: Summary | None = None
+        self.score: tuple[float, int] | None = None   # yours and its n, before the floor is ready
         self.note = ""
         chosen = set(session.checks)
         self.states: dict[str, CheckState] = {
@@ -167,17 +176,23 @@ class ChecklistScreen(Screen):
         sidebar = self.query_one(CheckSidebar)
         sidebar.highlighted = CHECK_IDS.index(self.current)
         sidebar.focus()
-        self.query_one("#summary", Static).update(summary_text(self.summary, self.session, self.note))
+        self.query_one("#summary", Static).update(summary_text(self.summary, self.session, self.note, self.score))
         self._show_runs()
         self.show_check(self.current)
 
     # -- what the worker reports ---------------------------------------------------------------
 
+    def show_score(self, yours: float, n: int) -> None:
+        """Your score, as soon as it exists; the summary replaces it once the floor is measured."""
+        self.score = (yours, n)
+        if self.is_mounted and self.summary is None:
+            self.query_one("#summary", Static).update(summary_text(None, self.session, self.note, self.score))
+
     def show_summary(self, summary: Summary | None, note: str = "") -> None:
         self.summary = summary
         self.note = note
         if self.is_mounted:
-            self.query_one("#summary", Static).update(summary_text(summary, self.session, note))
+            self.query_one("#summary", Static).update(summary_text(summary, self.session, note, self.score))
             self._show_runs()
             self._refresh_chart()
             self._refresh_status()

