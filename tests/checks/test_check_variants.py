@@ -271,8 +271,7 @@ def test_generation_and_loading_other_sides() -> None:
     yours, context = make("qa sampling", backends=("transformers", "vllm"))
     yours = yours.with_values({"loading.tensor_parallel_size": 2, "loading.batch_size": 8})
     from_vllm = get("loading").variants(yours, context)
-    assert [v.name for v in from_vllm] == ["float32", "bfloat16", "float16", "batch size 1", "batch size 64",
-                                           "transformers"]
+    assert [v.name for v in from_vllm] == ["bfloat16", "float16", "batch size 1", "batch size 64", "transformers"]
     back = from_vllm[-1].apply(yours).loading
     assert (back.backend, back.tensor_parallel_size, back.batch_size) == ("transformers", 1, 8)
 

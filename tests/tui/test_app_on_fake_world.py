@@ -22,7 +22,7 @@ async def _test_screens_ask_the_app_with_messages_and_the_pane_shows_your_output
     from textual.widgets import Static
 
     from scoregap.tui.app import make_app
-    from scoregap.tui.screens.checklist import ChecklistScreen
+    from scoregap.tui.screens.checklist import ChecklistScreen, summary_text
 
     from scoregap.tui.session_run import Measured, Scored
 
