@@ -22,6 +22,7 @@ loads) is an `InputError` that names the key or the file.
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -304,6 +305,8 @@ class TransformersBackend:
         self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.max_length = model_max_length(self.model.config, self.tokenizer)
         self.tokens_fed = 0
+        # transformers 5.24 renamed forward's `past_key_values` (and the output field) to `cache`
+        self.cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self.pad_id = self.tokenizer.pad_token_id
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id or 0
@@ -385,8 +388,8 @@ class TransformersBackend:
             shared = 0
         cache = None
         if shared:   # the few-shot block every context starts with: computed once, copied per context
-            cache = self.model(input_ids=torch.tensor([contexts[0][:shared]], device=device),
-                               use_cache=True).past_key_values
+            cache = getattr(self.model(input_ids=torch.tensor([contexts[0][:shared]], device=device),
+                                       use_cache=True), self.cache_arg)
             self.tokens_fed += shared
             cache.reorder_cache(torch.zeros(len(groups), dtype=torch.long, device=device))
         tails = [c[shared:] for c in contexts]
@@ -409,9 +412,9 @@ class TransformersBackend:
             columns = torch.unique(ends)
             keep = columns.to(device)
             last = torch.searchsorted(columns, ends)
-        self.tokens_fed += sum(len(t) for t in tails)
+        self.tokens_fed += len(tails) * width   # positions computed, padding included
         out = self.model(   # the context cache is kept only when continuations follow
-            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+            input_ids=ids, attention_mask=mask, position_ids=positions, **{self.cache_arg: cache},
             use_cache=longest_cont > 1 or cache is not None, logits_to_keep=keep,
         )
         first = out.logits[torch.arange(len(groups)), last.to(device)].float()   # predicts cont[0]
@@ -422,7 +425,7 @@ class TransformersBackend:
         rest = None
         if longest_cont > 1:
             owner = torch.tensor([g for g, _ in rows], device=device)
-            cache = out.past_key_values
+            cache = getattr(out, self.cache_arg)
             cache.reorder_cache(owner)                # one copy of the context cache per continuation
             span_len = longest_cont - 1
             cont_ids = torch.full((len(rows), span_len), self.pad_id, dtype=torch.long)
@@ -435,9 +438,9 @@ class TransformersBackend:
             cont_pos = next_position[owner] + torch.arange(span_len, device=device)
             rest = self.model(
                 input_ids=cont_ids, attention_mask=full_mask, position_ids=cont_pos,
-                past_key_values=cache, use_cache=True,
+                **{self.cache_arg: cache}, use_cache=True,
             ).logits
-            self.tokens_fed += sum(len(c) - 1 for c in conts)
+            self.tokens_fed += len(rows) * span_len
         scored: list[tuple[int, LoglikelihoodResult | None]] = []
         # Once per context, not per choice: the first token's distribution, its margin and argmax
         # (all a one-token continuation needs), and whether the context doubles its BOS.
@@ -559,7 +562,7 @@ class TransformersBackend:
         )
         results = []
         eos = self.tokenizer.eos_token_id
-        self.tokens_fed += sum(len(p) for p in prompts) + out[:, width:].ne(self.pad_id).sum().item()
+        self.tokens_fed += out.numel()   # prompts (padded) and every step's row, finished or not
         for row, p in enumerate(prompts):
             new = out[row, width:].tolist()
             ended_by_eos = eos is not None and eos in new
