@@ -119,8 +119,9 @@ def _hash_file(path: Path) -> str:
 
 class BackendPool:
     """Loaded backends, reused across variants that agree on the backend's `load_keys`. A backend
-    that holds a device for itself (`exclusive`: vLLM takes a share of GPU memory up front) is
-    closed before another instance of it loads."""
+    that holds a device for itself (`exclusive`: vLLM takes its share of GPU memory up front) is
+    loaded alone: the others are closed first, and it is closed before any other loads (a model
+    that is needed again is loaded again)."""
 
     def __init__(self) -> None:
         self._loaded: dict[tuple, Backend] = {}
@@ -130,12 +131,19 @@ class BackendPool:
         keys = get_backend(loading.backend).load_keys
         return (model.fingerprint, loading.backend, *(getattr(loading, k) for k in keys))
 
+    def close(self, key: tuple) -> None:
+        backend = self._loaded.pop(key)
+        close = getattr(backend, "close", None)
+        if callable(close):
+            close()
+
     def get(self, model: ModelRef, loading: LoadingSpec) -> Backend:
         cls = get_backend(loading.backend)
         key = self.key(model, loading)
         if key not in self._loaded:
-            if getattr(cls, "exclusive", False):
-                for other in [k for k in self._loaded if k[1] == loading.backend]:
-                    self._loaded.pop(other).close()  # type: ignore[attr-defined]
+            alone = getattr(cls, "exclusive", False)
+            for other in list(self._loaded):
+                if alone or getattr(get_backend(other[1]), "exclusive", False):
+                    self.close(other)
             self._loaded[key] = cls.load(model, loading)
         return self._loaded[key]

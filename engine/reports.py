@@ -29,12 +29,15 @@ from scoregap.engine.scoring import OutputStats, describe_outputs, output_stats
 
 FORMATS = ("md", "html", "json")
 
-SCREENING = ("Variants were first evaluated on a screening subset of the docs (a quarter, at least "
-             "60); a variant went on to every doc unless the subset already settled it: its 95% CI "
-             "lay inside the noise floor, or excluded every change that would make it a cause "
-             "(closing between 0 and 200% of the gap: it surely widens the gap or overshoots it). "
+SCREENING = ("Variants were evaluated on growing random subsets of the docs (60, 120, 240, each at "
+             "most half of them, then all) and stopped at the first that settled them: the CI lay "
+             "inside the noise floor, or excluded every change that would make it a cause (closing "
+             "between 0 and 200% of the gap: it surely widens the gap or overshoots it). Each interim "
+             "look used a CI at 1 - 0.05/K for K looks, so all the stops of a variant together keep a "
+             "5% error rate; n says how many docs each conclusion rests on. "
              "Numeric variants, and the batch-size repeat of the noise floor, re-ran only docs whose "
-             "choice margin could flip. Significance: Holm's correction at 5%, the variants that test "
+             "choice margin could flip (another backend first ran 16 docs in full, and the margin was "
+             "four times the largest change of a loglikelihood they showed). Significance: Holm's correction at 5%, the variants that test "
              "a fact the report states and the exploratory ones as two families, and an effect must "
              "also exceed the noise floor; noise-floor repeats (other seeds, another batch size) are "
              "never causes. Causes that each close the gap alone and score at least 95% of the docs "

@@ -23,6 +23,10 @@ _ENVIRONMENT = {
     "HF_HOME": str(_SESSION_DIR / "hf"),
     "SCOREGAP_CACHE_DIR": str(_SESSION_DIR / "scoregap"),
     "XDG_CACHE_HOME": str(_SESSION_DIR / "xdg"),
+    # The loading check compares only transformers here: starting vLLM in every diagnosis would
+    # cost seconds each and bind this process's threads. tests/engine/backends/test_vllm_backend.py
+    # runs vLLM, in a process of its own.
+    "SCOREGAP_BACKENDS": "transformers,fake",
 }
 os.environ.update(_ENVIRONMENT)
 

@@ -80,15 +80,25 @@ def get_backend(name: str) -> BackendType:
     return _REGISTERED[name]  # type: ignore[return-value]
 
 
+COMPARE = "SCOREGAP_BACKENDS"
+"""Environment variable: the backends the loading check may compare, comma-separated (unset: every
+one installed). `SCOREGAP_BACKENDS=transformers` keeps a diagnosis from starting vLLM."""
+
+
 def backends_for(model: ModelRef) -> tuple[str, ...]:
     """The backends installed here that can run `model` (the loading check compares them): its
-    directory holds the backend's marker file and the backend's package is installed. A backend
-    not imported yet is not imported to answer (the marker is what `accepts` checks first)."""
+    directory holds the backend's marker file, the backend's package is installed, and
+    $SCOREGAP_BACKENDS, when set, names it. A backend not imported yet is not imported to answer
+    (the marker is what `accepts` checks first)."""
+    import os
     from importlib.util import find_spec
     from pathlib import Path
 
+    allowed = os.environ.get(COMPARE, "").replace(" ", "")
     names = []
     for name in MODULES:
+        if allowed and name not in allowed.split(","):
+            continue
         if not (Path(model.directory) / MARKERS[name]).is_file():
             continue
         if name in _REGISTERED:

@@ -311,6 +311,15 @@ class TransformersBackend:
         if self.pad_id is None:
             self.pad_id = self.tokenizer.eos_token_id or 0
 
+    def close(self) -> None:
+        """Give the device's memory back (before vLLM, which wants its share up front, loads)."""
+        import gc
+
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
     def _to_device(self, name: str) -> None:
         try:
             self.model.to(self.device).eval()
