@@ -115,3 +115,22 @@ def encode_generation(tokenizer: Any, index: int, request: Generate, window: int
     if request.truncation != "left" or room < 1:
         raise ContextTooLong(index, len(prompt), window, request.max_new_tokens)
     return prompt[-room:]
+
+
+def package_version(package: str) -> str | None:
+    """The installed version of `package`, for reports (None when it is not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def without_config(model: ModelRef, what: str) -> str:
+    """'' when the model directory holds a config.json, else why `what` cannot load it."""
+    from pathlib import Path
+
+    if not (Path(model.directory) / "config.json").is_file():
+        return f"{model.directory} has no config.json: not {what}."
+    return ""

@@ -30,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from scoregap.engine.backends import backend
-from scoregap.engine.backends.base import complete, encode_generation, encode_scored
+from scoregap.engine.backends.base import (
+    complete,
+    encode_generation,
+    encode_scored,
+    package_version,
+    without_config,
+)
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled, Progress
 from scoregap.engine.requests import (
@@ -233,15 +239,6 @@ def _is_oom(err: BaseException) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
 
 
-def _version(package: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 @backend("transformers")
 class TransformersBackend:
     name = "transformers"
@@ -264,16 +261,12 @@ class TransformersBackend:
 
     @classmethod
     def accepts(cls, model: ModelRef) -> str:
-        from pathlib import Path
-
-        if not (Path(model.directory) / "config.json").is_file():
-            return f"{model.directory} has no config.json: not a transformers model."
-        return ""
+        return without_config(model, "a transformers model")
 
     @classmethod
     def versions(cls) -> dict[str, Any]:
         cuda = torch.cuda.is_available()
-        return {"torch": torch.__version__, "transformers": _version("transformers"),
+        return {"torch": torch.__version__, "transformers": package_version("transformers"),
                 "cuda": torch.version.cuda if cuda else None,
                 "gpu": torch.cuda.get_device_name(0) if cuda else None,
                 "cpu_threads": torch.get_num_threads()}

