@@ -221,7 +221,7 @@ class Diagnosis:
             return [values[d] for d in docs], None
         setup = variant.apply(base.setup)
         if variant.rerun == "margin":
-            margin, sampled = self.margin_for(base, setup, docs)
+            margin, sampled = self.margin_for(base, setup)
             flip = screening.could_flip(base, setup, margin)
             if flip is not None:
                 rerun = frozenset(d for d in docs if d in flip or d in sampled)
@@ -232,11 +232,13 @@ class Diagnosis:
         ev = self.engine.evaluate(setup, self.limit, frozenset(docs) if only is not None else None)
         return self.read(ev, transform), output_stats(ev.scores)
 
-    def margin_for(self, base: Evaluation, setup: Setup, docs: list[int]) -> tuple[float | None, frozenset[int]]:
+    def margin_for(self, base: Evaluation, setup: Setup) -> tuple[float | None, frozenset[int]]:
         """The flip margin of a numeric variant (None: its dtype's) and the docs run to find it:
-        another backend runs a sample of docs in full first, and the margin covers their drift."""
+        another backend runs a sample of your docs in full first (the same sample at every look;
+        cached after the first), and the margin covers their drift."""
         if setup.loading.backend == base.setup.loading.backend or base.task.kind != "multiple_choice":
             return None, frozenset()
+        docs = [s.doc_id for s in base.scores]
         sampled = frozenset(docs[i] for i in screening.order(len(docs))[: screening.DRIFT_DOCS])
         sample = self.engine.evaluate(setup, self.limit, sampled)
         return max(screening.flip_margin(setup), screening.drift_margin(base, sample)), sampled

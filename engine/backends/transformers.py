@@ -35,6 +35,7 @@ from scoregap.engine.backends.base import (
     encode_generation,
     encode_scored,
     package_version,
+    release_memory,
     without_config,
 )
 from scoregap.engine.errors import InputError
@@ -306,12 +307,8 @@ class TransformersBackend:
 
     def close(self) -> None:
         """Give the device's memory back (before vLLM, which wants its share up front, loads)."""
-        import gc
-
         self.model = None
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_memory()
 
     def _to_device(self, name: str) -> None:
         try:

@@ -40,6 +40,7 @@ from scoregap.engine.backends.base import (
     encode_generation,
     encode_scored,
     package_version,
+    release_memory,
     without_config,
 )
 from scoregap.engine.backends.transformers import load_tokenizer
@@ -65,8 +66,7 @@ CHUNK = 256
 """Requests per `LLM.generate` call when batch_size is "auto" (vLLM schedules within a call; the
 chunks are where progress is reported and a cancel is seen)."""
 
-ENVIRONMENT = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_LOGGING_LEVEL": "ERROR",
-               "VLLM_CONFIGURE_LOGGING": "1"}
+ENVIRONMENT = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_LOGGING_LEVEL": "ERROR"}
 """Set before vLLM is imported, unless the user set them."""
 
 
@@ -149,16 +149,11 @@ class VllmBackend:
 
     def close(self) -> None:
         """Give the device back (vLLM holds its share of memory until its engine stops)."""
-        core = getattr(getattr(self, "llm", None) and self.llm.llm_engine, "engine_core", None)
-        shutdown = getattr(core, "shutdown", None)
-        if callable(shutdown):
-            shutdown()
+        engine_core = getattr(self.llm.llm_engine, "engine_core", None) if self.llm is not None else None
+        if hasattr(engine_core, "shutdown"):
+            engine_core.shutdown()
         self.llm = None
-        import gc
-
-        gc.collect()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
+        release_memory()
 
     def _chunks(self, n: int, batch_size: int | str) -> list[range]:
         size = CHUNK if batch_size == "auto" else int(batch_size)
@@ -177,27 +172,18 @@ class VllmBackend:
     ) -> list[LoglikelihoodResult]:
         # prompt = context + continuation, one generated token after it: window - 2 tokens are fed
         encoded = [encode_scored(self.tokenizer, i, r, self.window - 2) for i, r in enumerate(requests)]
-        pairs: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
-        for i, (ctx, cont) in enumerate(encoded):
-            pairs.setdefault((tuple(ctx), tuple(cont)), []).append(i)
-        unique = list(pairs.items())
         params = self.sampling(max_tokens=1, temperature=0.0, prompt_logprobs=2, detokenize=False)
         results: list[LoglikelihoodResult | None] = [None] * len(requests)
-        for chunk in self._chunks(len(unique), batch_size):
+        for chunk in self._chunks(len(requests), batch_size):
             if progress.cancelled():
                 raise Cancelled()
-            batch = [unique[j] for j in chunk]
-            outputs = self._run([list(ctx) + list(cont) for (ctx, cont), _ in batch], [params] * len(batch))
-            bad: list[int] = []
-            for ((ctx, cont), indices), out in zip(batch, outputs):
-                result = self._scored(list(ctx), list(cont), out.prompt_logprobs)
-                if result is None:
-                    bad.append(indices[0])
-                for i in indices:
-                    results[i] = result
+            outputs = self._run([encoded[i][0] + encoded[i][1] for i in chunk], [params] * len(chunk))
+            for i, out in zip(chunk, outputs):
+                results[i] = self._scored(*encoded[i], out.prompt_logprobs)
+            bad = [i for i in chunk if results[i] is None]
             if bad:   # nothing of the call is returned: the engine caches none of it
                 raise NonFiniteOutput(bad, "loglikelihood")
-            progress.advance(sum(len(indices) for _, indices in batch))
+            progress.advance(len(chunk))
         return complete(results, "vllm loglikelihood")
 
     def _scored(self, ctx: list[int], cont: list[int], logprobs: list[Any]) -> LoglikelihoodResult | None:
