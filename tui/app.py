@@ -43,7 +43,7 @@ from scoregap.engine.progress import Cancelled
 from scoregap.engine.run import readable
 from scoregap.profiles import PROFILES_DIR, scenarios
 from scoregap.tui.screens.checklist import ChecklistScreen
-from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
+from scoregap.tui.screens.confirm_quit import ConfirmLeaveScreen, ConfirmQuitScreen
 from scoregap.tui.screens.error import ErrorScreen
 from scoregap.tui.screens.ranking import RankingScreen
 from scoregap.tui.screens.save_report import SaveReportScreen, SaveRequest
@@ -98,6 +98,7 @@ class ScoregapApp(App[None]):
         self.report: dict[str, Any] | None = None
         self.edits: dict[str, Any] = {}
         self._driving = False
+        self._save_when_concluded = False
         self.stopped_by: int | None = None        # the signal that stopped the app, if one did
         self._saved_handlers: dict[int, Any] = {}
 
@@ -159,6 +160,13 @@ class ScoregapApp(App[None]):
     def _save_requested(self) -> None:
         self.save_report()
 
+    @on(ChecklistScreen.SaveRequested)
+    def _save_from_checklist(self) -> None:
+        """The report holds the ranking: conclude first (the ranking screen shows it happen), then
+        ask where to save."""
+        if self.show_ranking():
+            self._save_when_concluded = True
+
     # -- sessions ---------------------------------------------------------------------------------
 
     def open_session(self, path: Path) -> None:
@@ -190,9 +198,19 @@ class ScoregapApp(App[None]):
             self.run_checks(restore, measure=True)
 
     def leave_session(self) -> None:
-        if self.session_run and self.session_run.busy:
-            self.notify("A check is running: cancel it first (c).", severity="warning")
+        run = self.session_run
+        if run and run.busy:
+            def answer(leave: bool | None) -> None:
+                if leave:
+                    if self.checklist:
+                        self.checklist.unqueue(run.cancel())
+                    self._close_session()
+
+            self.push_screen(ConfirmLeaveScreen(self._running_text(run)), answer)
             return
+        self._close_session()
+
+    def _close_session(self) -> None:
         self.session_run, self.checklist, self.report = None, None, None
         self.pop_screen()
         if isinstance(self.screen, StartScreen):
@@ -355,6 +373,9 @@ class ScoregapApp(App[None]):
         self.report = m.report
         if self.ranking:
             self.ranking.show(m.report)
+        if self._save_when_concluded:
+            self._save_when_concluded = False
+            self.save_report()
 
     def on_run_idle(self, m: RunIdle) -> None:
         self._driving = False
@@ -407,18 +428,20 @@ class ScoregapApp(App[None]):
 
     # -- ranking and reports -------------------------------------------------------------------------
 
-    def show_ranking(self) -> None:
+    def show_ranking(self) -> bool:
+        """Open the ranking and conclude; False when there is nothing to rank yet."""
         run = self.session_run
         if run is None:
-            return
+            return False
         if not any(s.status == "done" for s in (self.checklist.states.values() if self.checklist else [])):
             self.notify("Run at least one check first (r).", severity="warning")
-            return
+            return False
         self.ranking = RankingScreen()
         self.push_screen(self.ranking, lambda _: setattr(self, "ranking", None))
         if run.add(CONCLUDE) and not self._driving:
             self._driving = True
             self.drive(run)
+        return True
 
     def default_report_dir(self) -> Path:
         if self.report_dir is not None:
@@ -497,9 +520,14 @@ class ScoregapApp(App[None]):
                 run.cancel()
                 self.exit()
 
-        running = run.running if run.running not in ("", "measure", CONCLUDE) else {
-            "measure": "Measuring your setup", CONCLUDE: "The ranking"}.get(run.running, "Work")
-        self.push_screen(ConfirmQuitScreen(running), answer)
+        self.push_screen(ConfirmQuitScreen(self._running_text(run)), answer)
+
+    @staticmethod
+    def _running_text(run: SessionRun) -> str:
+        """What is running, as a sentence's subject."""
+        if run.running not in ("", "measure", CONCLUDE):
+            return f"The {run.running} check"
+        return {"measure": "Measuring your setup", CONCLUDE: "The ranking"}.get(run.running, "Work")
 
 
 def make_app(session: Path | str | None = None, *, cache_dir: Path | str | None = None, limit: int | None = None,

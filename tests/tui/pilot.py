@@ -27,3 +27,8 @@ async def highlight(app, pilot, check: str) -> None:  # noqa: ANN001
 
     app.screen.query_one(CheckSidebar).highlighted = CHECK_IDS.index(check)
     await pilot.pause()
+
+
+def screen_text(app) -> str:  # noqa: ANN001
+    """The screen as plain text, one line per terminal row: what a user sees, without colour."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

@@ -4,7 +4,9 @@ The screen holds no engine state. The app's worker sends it what happened (`show
 `check_started`, `variant_done`, `check_finished`, ...) and the screen only draws; so a snapshot
 test can drive it with fixed numbers, and the UI stays responsive whatever the engine does.
 Keys: r runs the highlighted check, a runs every remaining one, c cancels, t switches the prompt
-diff between text and tokens, g opens the ranking.
+diff between text and tokens, g opens the ranking, s saves the report. The arrows move between
+checks wherever the focus is (the pane scrolls with PgUp/PgDn), so the list never loses them to
+a scrolled pane; the focused pane is marked by a heavy border (app.tcss), not by colour alone.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def summary_text(s: Summary | None, session: Session, note: str = "",
     out.append(f" · yours {100 * s.yours:.1f} (n={s.n}")
     out.append(f", stated {100 * s.stated:.1f})" if s.stated is not None else ")")
     out.append(f" · gap {100 * s.gap:+.1f} pts · noise ±{100 * s.noise:.1f}")
+    if not s.noise_measured:   # the resolution of n docs, not a measured spread: say so
+        out.append(" (no repeat moved a doc: one doc's worth)")
     if s.verdict == "within_noise":
         out.append(" · verdict: within noise, no cause needed", style="bold")
     else:
@@ -113,6 +117,10 @@ class ChecklistScreen(Screen):
         pass
 
     @dataclass
+    class SaveRequested(Message):
+        pass
+
+    @dataclass
     class FactEdited(Message):
         """The user typed what the report states for `key` ('' : unknown); the app answers with
         `fact_saved`."""
@@ -125,12 +133,17 @@ class ChecklistScreen(Screen):
         check: str
 
     BINDINGS = [
-        Binding("r", "run_selected", "Run check"),
+        Binding("r", "run_selected", "Run"),
         Binding("a", "run_all", "Run all"),
-        Binding("c", "cancel", "Cancel run"),
-        Binding("t", "toggle_tokens", "Text/tokens"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("t", "toggle_tokens", "Tokens"),
         Binding("g", "ranking", "Ranking"),
-        Binding("escape", "back", "Start"),
+        Binding("s", "save", "Save"),
+        Binding("escape", "back", "Back"),
+        Binding("up", "step_check(-1)", "Previous check", show=False, priority=True),
+        Binding("down", "step_check(1)", "Next check", show=False, priority=True),
+        Binding("pageup", "scroll_detail(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll_detail(1)", "Scroll down", show=False),
     ]
 
     def __init__(self, session: Session, limit: int) -> None:
@@ -155,7 +168,7 @@ class ChecklistScreen(Screen):
         yield Static(summary_text(None, self.session), id="summary")
         with Horizontal(id="main"):
             yield CheckSidebar(self.states, id="sidebar")
-            with VerticalScroll(id="detail"):
+            with VerticalScroll(id="detail", can_focus=False):   # scrolled by PgUp/PgDn from anywhere
                 yield Static("", id="check-title")
                 yield Static("", id="check-status")
                 with Collapsible(title="What your two runs show (no model calls)", id="runs", collapsed=False):
@@ -170,7 +183,7 @@ class ChecklistScreen(Screen):
                     yield AblationTable(id="ablation-table")
                     yield EffectChart(id="effects")
         yield RunProgress(id="progress")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)   # every key fits 80 columns
 
     def on_mount(self) -> None:
         sidebar = self.query_one(CheckSidebar)
@@ -293,6 +306,7 @@ class ChecklistScreen(Screen):
 
     def show_check(self, check_id: str) -> None:
         self.current = check_id
+        self.query_one("#detail", VerticalScroll).scroll_home(animate=False)   # a new check reads from its top
         check = get_check(check_id)
         self.query_one("#check-title", Static).update(Text(f"{check.title} ({check_id})", style="bold"))
         self.query_one("#why-text", Static).update(
@@ -384,12 +398,34 @@ class ChecklistScreen(Screen):
     def action_ranking(self) -> None:
         self.post_message(self.RankingRequested())
 
+    def action_save(self) -> None:
+        self.post_message(self.SaveRequested())
+
+    def action_step_check(self, step: int) -> None:
+        sidebar = self.query_one(CheckSidebar)
+        if sidebar.highlighted is None:
+            sidebar.highlighted = 0
+        else:
+            sidebar.highlighted = max(0, min(len(CHECK_IDS) - 1, sidebar.highlighted + step))
+
+    def action_scroll_detail(self, pages: int) -> None:
+        detail = self.query_one("#detail", VerticalScroll)
+        if pages < 0:
+            detail.scroll_page_up(animate=False)
+        else:
+            detail.scroll_page_down(animate=False)
+
     def action_back(self) -> None:
+        if isinstance(self.focused, Input):    # Esc leaves the input first, the session after
+            self.query_one(CheckSidebar).focus()
+            return
         self.post_message(self.LeaveRequested())
 
 
 def _done_state(findings: list[Finding]) -> CheckState:
-    if not findings:
+    """Done, with the best cause's effect; a check of noise-floor repeats (seed) names no effect."""
+    causes = [f for f in findings if not f.variant.repeat]
+    if not causes:
         return CheckState("done")
-    best = max(findings, key=lambda f: f.closes)
+    best = max(causes, key=lambda f: f.closes)
     return CheckState("done", best.delta, best.significant)

@@ -1,4 +1,5 @@
-"""Quitting while the engine works: ask first. Finished batches are cached either way."""
+"""Quitting or leaving a session while the engine works: ask first. Finished batches are cached
+either way."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
-class ConfirmQuitScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("y", "answer(True)", "Quit"), Binding("n,escape", "answer(False)", "Stay")]
+class _Confirm(ModalScreen[bool]):
+    """A yes/no question about stopping `running` (y or n; Esc stays)."""
+
+    QUESTION = ""
+    CONSEQUENCE = ""
+    YES = ""
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "Stay")]
 
     def __init__(self, running: str) -> None:
         super().__init__()
@@ -18,11 +24,10 @@ class ConfirmQuitScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static("Quit while a check runs?", classes="dialog-title")
-            yield Static(f"{self.running} is still running. Quitting stops it; every finished batch "
-                         f"is in the cache and the session can be resumed with `scoregap`.")
+            yield Static(self.QUESTION, classes="dialog-title")
+            yield Static(f"{self.running} is still running. {self.CONSEQUENCE}")
             with Horizontal(classes="buttons"):
-                yield Button("Quit (y)", id="yes", variant="error")
+                yield Button(f"{self.YES} (y)", id="yes", variant="error")
                 yield Button("Stay (n)", id="no", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -30,3 +35,19 @@ class ConfirmQuitScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
+
+
+class ConfirmQuitScreen(_Confirm):
+    QUESTION = "Quit while a check runs?"
+    CONSEQUENCE = ("Quitting stops it; every finished batch is in the cache and the session can be "
+                   "resumed with `scoregap`.")
+    YES = "Quit"
+
+
+class ConfirmLeaveScreen(_Confirm):
+    """Leaving the checklist for the start screen: leaving cancels the work in flight."""
+
+    QUESTION = "Leave this session while a check runs?"
+    CONSEQUENCE = ("Leaving cancels it after the batch in flight; every finished batch is cached, and "
+                   "opening the session again resumes there.")
+    YES = "Leave"
