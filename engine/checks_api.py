@@ -129,5 +129,6 @@ class CheckResult:
 
     @property
     def best(self) -> Finding | None:
-        """The finding that closes most of the gap."""
-        return max(self.findings, key=lambda f: f.closes, default=None)
+        """The finding that closes most of the gap; a noise-floor repeat is never one (None when the
+        check holds only repeats, as the seed check does)."""
+        return max((f for f in self.findings if not f.variant.repeat), key=lambda f: f.closes, default=None)

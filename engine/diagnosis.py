@@ -125,7 +125,7 @@ class Diagnosis:
         return Summary(self.yours_score, self.session.yours_score, self.session.reported_score,
                        self.session.reported_source, self.gap, self.noise.half_width, self.noise.basis,
                        self.verdict, self.yours.result.n, top, describe_outputs(output_stats(self.yours.scores)),
-                       self.untested_facts(), tuple(runs_lines({"runs": self.runs})))
+                       self.untested_facts(), tuple(runs_lines({"runs": self.runs})), self.noise.measured)
 
     # -- one check ---------------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ class Summary:
     outputs: str = ""                    # what your outputs show (stops, truncation, doubled BOS)
     untested: dict[str, str] = field(default_factory=dict)   # stated fact -> why it cannot be tested
     runs: tuple[str, ...] = ()           # what the session's runs show (report_formats.runs_lines)
+    noise_measured: bool = True          # False: no repeat moved a doc, the floor is one doc's resolution
 
 
 class Events(Protocol):

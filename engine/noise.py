@@ -9,7 +9,7 @@ when nothing is random:
   or, for a single shot, which one; repeats shuffle the order or draw another shot;
 - another batch size re-runs the docs whose decision margin could flip (numerics differ between
   batch shapes on real hardware);
-- when no repeat moves a single doc, the floor is the paired standard error of one flipped doc,
+- when no repeat moves a single doc (or none can run), the floor is the paired standard error of one flipped doc,
   ±1.96/n: the resolution of a paired comparison on n docs. A floor of 0 would let any effect
   that passes Holm count, however small.
 
@@ -82,6 +82,7 @@ class Floor:
     repeats: dict[str, float] = field(default_factory=dict)   # repeat name -> its score
     basis: str = ""                  # one sentence for the report: what made the floor
     setup: str = "your setup"        # where the repeats were run
+    measured: bool = True            # False: no repeat moved a doc; the floor is one doc's resolution
 
 
 def floor(base: list[float], runs: dict[str, list[float]], clusters: list[str] | None = None,
@@ -92,8 +93,11 @@ def floor(base: list[float], runs: dict[str, list[float]], clusters: list[str] |
     repeats (stats.noise_floor), and the widest 95% CI of a repeat's paired difference from
     yours; or, when no repeat moved a doc, the paired SE of one flipped doc."""
     scores = {"yours": sum(base) / len(base), **{k: sum(v) / len(v) for k, v in runs.items()}}
+    one_doc = stats.Z_95 / len(base)
     if not runs:
-        return Floor(0.0, 0.0, scores, "No repeat could be run.", setup)
+        return Floor(one_doc, 0.0, scores, f"No identical-setting repeat could be run, so the floor is the paired "
+                     f"standard error of one flipped doc (1.96/n with n = {len(base)}): the smallest "
+                     f"difference these docs can show.", setup, measured=False)
     spread = stats.noise_floor([base, *runs.values()])
     widest = max(max(abs(lo), abs(hi)) for lo, hi in (stats.compare(base, r, clusters).ci for r in runs.values()))
     half = max(spread.half_width, widest)
@@ -101,6 +105,5 @@ def floor(base: list[float], runs: dict[str, list[float]], clusters: list[str] |
     if half > 0:
         return Floor(half, spread.sd, scores, f"Measured at {setup} from {len(runs)} identical-setting "
                      f"repeats: {names}.", setup)
-    one_doc = stats.Z_95 / len(base)
     return Floor(one_doc, 0.0, scores, f"No repeat moved a single doc ({names}), so the floor is the "
-                 f"paired standard error of one flipped doc (1.96/n with n = {len(base)}).", setup)
+                 f"paired standard error of one flipped doc (1.96/n with n = {len(base)}).", setup, measured=False)

@@ -1,6 +1,9 @@
 """The ranking: the causes best first, their effects with CIs, the reconciliation, the Shapley
 split and the commands that reproduce the reported score. Drawn from the report model
-(engine/reports.py `report_model`), the same data the saved reports hold."""
+(engine/reports.py `report_model`), the same data the saved reports hold.
+
+The table keeps its essential columns below `WIDE` cells (#, check, variant, Δ, n, closes, sig);
+wider, it adds the score and the 95% CI. `n` is the docs each conclusion rests on."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -23,6 +27,24 @@ def _signed(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:+.1f}"
 
 
+ESSENTIAL = ("#", "check", "variant", "Δ", "n", "closes", "sig")
+ALL = ("#", "check", "variant", "score", "Δ", "95% CI", "n", "closes", "sig")
+WIDE = 100   # cells the full table needs with typical names
+
+
+def ranking_rows(report: dict[str, Any]) -> list[dict[str, str]]:
+    """The ranking's cells, every column, one dict per row."""
+    rows = report["ranking"]
+    n = report["yours"]["n"]
+    out = []
+    for label, r in zip(numbering(rows), rows):   # 2a, 2b: equivalent causes, one explanation
+        after = f" (after {', '.join(r['after'])})" if r.get("after") else ""   # a later round's cause
+        out.append({"#": label, "check": r["check"], "variant": r["variant"] + after, "score": score_text(r, n),
+                    "Δ": _signed(r["delta"]), "95% CI": f"[{_signed(r['ci'][0])}, {_signed(r['ci'][1])}]",
+                    "n": str(r["n"]), "closes": closes_text(r), "sig": "yes" if r["significant"] else "no"})
+    return out
+
+
 class RankingScreen(Screen):
     @dataclass
     class SaveRequested(Message):
@@ -33,6 +55,7 @@ class RankingScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.report: dict[str, Any] | None = None
+        self._columns: tuple[str, ...] = ()
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="ranking-body"):
@@ -47,10 +70,32 @@ class RankingScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("#", "check", "variant", "score", "Δ", "95% CI", "closes", "sig")
+        self._draw_table(self.size.width)
         if self.report is not None:
             self.show(self.report)
+
+    def on_resize(self, event: Resize) -> None:
+        self._draw_table(event.size.width)
+
+    def _draw_table(self, width: int) -> None:
+        """The table with the columns `width` cells hold (all of them before the first layout)."""
+        columns = ALL if width >= WIDE or width == 0 else ESSENTIAL
+        if columns == self._columns:
+            return
+        self._columns = columns
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns(*columns)
+        if self.report is not None:
+            self._fill_table(self.report)
+
+    def _fill_table(self, report: dict[str, Any]) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for cells in ranking_rows(report):
+            table.add_row(*(cells[c] for c in self._columns))
+        if not report["ranking"]:
+            table.add_row("", "no check has finished yet", *([""] * (len(self._columns) - 2)))
 
     def show(self, report: dict[str, Any]) -> None:
         self.report = report
@@ -61,21 +106,12 @@ class RankingScreen(Screen):
         self.query_one("#ranking-runs", Static).update(
             "What the two runs show:\n" + "\n".join(f"• {line}" for line in runs) if runs else "")
         self.query_one("#ranking-runs", Static).display = bool(runs)
-        table = self.query_one(DataTable)
-        table.clear()
+        self._fill_table(report)
         effects = []
-        n = report["yours"]["n"]
-        rows = report["ranking"]
-        for label, r in zip(numbering(rows), rows):   # 2a, 2b: equivalent causes, one explanation
-            ci = f"[{_signed(r['ci'][0])}, {_signed(r['ci'][1])}]"
-            after = f" (after {', '.join(r['after'])})" if r.get("after") else ""   # a later round's cause
-            table.add_row(label, r["check"], r["variant"] + after, score_text(r, n), _signed(r["delta"]), ci,
-                          closes_text(r), "yes" if r["significant"] else "no")
+        for r in report["ranking"]:
             lo, hi = (x if x is not None else float("nan") for x in r["ci"])
             effects.append(Effect(f"{r['check']}: {r['variant']}",
                                   r["delta"] if r["delta"] is not None else float("nan"), (lo, hi), r["significant"]))
-        if not report["ranking"]:
-            table.add_row("", "no check has finished yet", "", "", "", "", "", "")
         self.query_one(EffectChart).show(effects, report["gap"])
         rec = report["reconciliation"]
         shapley = Text()

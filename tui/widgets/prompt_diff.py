@@ -6,6 +6,10 @@ engine's `visible`), a marker column saying how each row differs (`~` changed, `
 
 Token view: the model input as token ids and token strings, aligned the same way, so a doubled
 BOS or a space merged into " A" shows up as a changed row.
+
+Narrower than `SIDE_BY_SIDE` cells (80 columns with the keys panel open), the two sides stack:
+each differing row as a `-` line (yours) over a `+` line (the reference), as a unified diff
+does, so neither side is squeezed into a few letters per line.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ def aligned(a: list[str], b: list[str], key_a: list | None = None, key_b: list |
 
 
 CONTEXT = 2   # identical rows kept around each difference
+SIDE_BY_SIDE = 56   # cells below which the two sides stack
 
 
 def collapse(rows: list[tuple[str, str, str]], context: int = CONTEXT) -> list[tuple[str, str, str]]:
@@ -99,14 +104,26 @@ class PromptDiff(Static):
     def watch_tokens(self) -> None:
         self.update(self._render_pair())
 
+    def on_resize(self) -> None:
+        stacked = self._stacked()
+        if stacked != getattr(self, "_was_stacked", stacked):
+            self.update(self._render_pair())
+        self._was_stacked = stacked
+
+    def _stacked(self) -> bool:
+        return 0 < self.size.width < SIDE_BY_SIDE
+
     def _render_pair(self) -> Table | Text:
         p = self.pair
         if p is None:
             return Text("The prompts appear once your setup is measured.", style="dim")
-        table = Table(box=None, expand=True, pad_edge=False, show_edge=False, padding=(0, 1))
+        stacked = self._stacked()
+        table = Table(box=None, expand=True, pad_edge=False, show_edge=False, padding=(0, 1),
+                      show_header=not stacked)
         table.add_column("", width=1, no_wrap=True)
         table.add_column(p.yours_name, ratio=1, overflow="fold")
-        table.add_column(p.reference_name, ratio=1, overflow="fold")
+        if not stacked:
+            table.add_column(p.reference_name, ratio=1, overflow="fold")
         if self.tokens:
             a = [token_cell(i, s) for i, s in p.yours_tokens]
             b = [token_cell(i, s) for i, s in p.reference_tokens]
@@ -116,15 +133,27 @@ class PromptDiff(Static):
         changed = sum(marker != " " for marker, _, _ in rows)
         for marker, left, right in (collapse(rows) if changed else rows):
             if marker == "⋯":
-                table.add_row("", Text(left, style="dim italic"), Text(right, style="dim italic"))
-                continue
-            style = "" if marker == " " else "bold reverse"
-            table.add_row(marker, Text(left, style=style if left else ""), Text(right, style=style if right else ""))
+                cells = [Text(left, style="dim italic")] + ([] if stacked else [Text(right, style="dim italic")])
+                table.add_row("", *cells)
+            elif stacked:
+                if marker == " ":
+                    table.add_row(" ", Text(left))
+                    continue
+                if left:
+                    table.add_row("-", Text(left, style="bold reverse"))
+                if right:
+                    table.add_row("+", Text(right, style="bold reverse"))
+            else:
+                style = "" if marker == " " else "bold reverse"
+                table.add_row(marker, Text(left, style=style if left else ""), Text(right, style=style if right else ""))
         header = p.note + ("  " if p.note else "")
+        if stacked:
+            header += f"- {p.yours_name}, + {p.reference_name}. "
         if self.tokens:
             header += f"Tokens: {len(p.yours_tokens)} vs {len(p.reference_tokens)}; {changed} rows differ."
         else:
-            header += "Identical prompts." if changed == 0 else f"{changed} lines differ."
+            header += ("Identical prompts." if changed == 0 else "1 line differs." if changed == 1
+                       else f"{changed} lines differ.")
         grid = Table.grid(expand=True)
         grid.add_row(Text(header, style="italic"))
         grid.add_row(table)
