@@ -56,6 +56,16 @@ def closes_text(r: dict[str, Any]) -> str:
     return f"{100 * closes:.0f}%" + (" of the rest" if r.get("round", 1) > 1 else "")
 
 
+def sig_text(significant: bool, screened: str | None, settled: bool = True) -> str:
+    """Significance in a word: a variant settled on a screening subset says why instead ("noise":
+    inside the noise floor; "away": surely not a cause), so its n reads as a subset's."""
+    if screened:
+        return "noise" if screened == "inside the noise floor" else "away"
+    if not settled:
+        return "…"
+    return "yes" if significant else "no"
+
+
 def score_text(r: dict[str, Any], n: int) -> str:
     """A variant's score, with its n when it rests on fewer docs than yours (screened)."""
     return pct(r["score"]) + (f" (n={r['n']})" if r["n"] < n else "")

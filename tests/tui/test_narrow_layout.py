@@ -35,7 +35,8 @@ FINDINGS = [finding("blank line between question and choices", 0.125),
 def report() -> dict:
     row = {"check": "prompt", "variant": "blank line between question and choices", "score": 0.425, "delta": 0.125,
            "ci": [0.05, 0.2], "closes": 0.2, "significant": True, "cause": True, "n": 240, "round": 1}
-    screened = {**row, "variant": "choices as (A)", "n": 60, "significant": False, "cause": False, "closes": -0.1}
+    screened = {**row, "variant": "choices as (A)", "n": 60, "significant": False, "cause": False, "closes": -0.1,
+                "screened": "widens the gap"}
     return {"gap": 0.6, "verdict": "gap", "noise_floor": {"half_width": 0.03}, "yours": {"score": 0.3, "n": 240},
             "reported": {"score": 0.9}, "ranking": [row, screened], "reconciliation": None,
             "reproduce": {"lm_eval": "lm_eval --model hf", "lm_eval_differs": [], "scoregap": ""}}
@@ -86,6 +87,7 @@ async def _test_the_ranking_at_80_and_120_columns(tmp_path: Path) -> None:
             for column in ("check", "variant", "Δ", " n ", "closes", "sig"):
                 assert column in header, (size, column, header)
             assert ("95% CI" in header) is wide, (size, header)
+            assert "away" in text                         # the 60-doc row says it was screened
             assert "s Save" in text.splitlines()[-1] and "q Quit" in text.splitlines()[-1]
 
 

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from scoregap.engine.report_formats import closes_text, numbering, runs_lines, score_text, verdict_line
+from scoregap.engine.report_formats import closes_text, numbering, runs_lines, score_text, sig_text, verdict_line
 from scoregap.tui.widgets.effect_chart import Effect, EffectChart
 
 
@@ -41,7 +41,7 @@ def ranking_rows(report: dict[str, Any]) -> list[dict[str, str]]:
         after = f" (after {', '.join(r['after'])})" if r.get("after") else ""   # a later round's cause
         out.append({"#": label, "check": r["check"], "variant": r["variant"] + after, "score": score_text(r, n),
                     "Δ": _signed(r["delta"]), "95% CI": f"[{_signed(r['ci'][0])}, {_signed(r['ci'][1])}]",
-                    "n": str(r["n"]), "closes": closes_text(r), "sig": "yes" if r["significant"] else "no"})
+                    "n": str(r["n"]), "closes": closes_text(r), "sig": sig_text(r["significant"], r.get("screened"))})
     return out
 
 

@@ -16,7 +16,7 @@ from textual.events import Resize
 from textual.widgets import DataTable
 
 from scoregap.engine.checks_api import Finding
-from scoregap.engine.report_formats import closes_text
+from scoregap.engine.report_formats import closes_text, sig_text
 
 ESSENTIAL = ("variant", "Δ", "n", "closes", "sig")
 ALL = ("variant", "score", "Δ", "95% CI", "n", "closes", "sig")
@@ -34,13 +34,7 @@ def _signed(x: float) -> str:
 
 def cells_of(f: Finding, settled: bool = True) -> dict[str, str]:
     name = f.variant.name + (" (known)" if f.variant.known else "")
-    screened = f.screened
-    if screened:                # settled on the screening subset
-        sig = "noise" if screened == "inside the noise floor" else "away"
-    elif not settled:
-        sig = "…"
-    else:
-        sig = "yes" if f.significant else "no"
+    sig = sig_text(f.significant, f.screened, settled)
     closes = closes_text({"closes": f.closes if f.closes == f.closes else None, "round": f.round})
     return {"variant": name, "score": _pts(f.score), "Δ": _signed(f.delta),
             "95% CI": f"[{_signed(f.ci[0])}, {_signed(f.ci[1])}]", "n": str(f.n), "closes": closes, "sig": sig}
