@@ -25,7 +25,7 @@ from __future__ import annotations
 import inspect
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -236,6 +236,52 @@ def shared_prefix(contexts: list[list[int]]) -> int:
     return n
 
 
+Group = tuple[tuple[int, ...], list[int]]   # a context's tokens and the requests that share it
+
+
+def batches(ordered: list[Group], rows: Callable[[Group], int], size: int) -> list[list[Group]]:
+    """`ordered` cut into batches of at most `size` rows (a context too big for one gets its own)."""
+    out: list[list[Group]] = []
+    count = 0
+    for item in ordered:
+        if not out or count + rows(item) > size:
+            out.append([])
+            count = 0
+        out[-1].append(item)
+        count += rows(item)
+    return out
+
+
+def batch_cost(batch: list[Group], rows: Callable[[Group], int], cont: Callable[[Group], int]) -> int:
+    """Token positions `_score_groups` computes for `batch`: the shared prefix once, each context's
+    rest padded to the longest, each continuation row padded to the longest continuation."""
+    contexts = [list(ctx) for ctx, _ in batch]
+    shared = shared_prefix(contexts) if len(contexts) > 1 else 0
+    shared = shared if shared >= MIN_SHARED_PREFIX else 0
+    longest = max(cont(item) for item in batch)
+    tails = len(batch) * (max(len(c) for c in contexts) - shared)
+    return shared + tails + (sum(rows(item) for item in batch) * (longest - 1) if longest > 1 else 0)
+
+
+def cheaper_order(groups: list[Group], rows: Callable[[Group], int], size: int,
+                  cont: Callable[[Group], int], share: bool = True) -> list[Group]:
+    """The order to batch `groups` in, of two, whichever computes fewer positions:
+
+    - longest first (the usual: little padding), ties by tokens;
+    - by tokens: contexts that start alike sit together, so a batch shares a long prefix — what
+      per-doc shots in a few orders (a shuffled repeat, random shots from a small pool) need to
+      share their few-shot block, which length order scatters across batches.
+
+    Either order gives the same results (each request is computed exactly); only the cost differs.
+    Without prefix sharing (`share` False: left padding) length order always wins."""
+    by_length = sorted(groups, key=lambda item: (-(len(item[0]) + cont(item)), item[0]))
+    if not share:
+        return by_length
+    by_tokens = sorted(groups, key=lambda item: item[0])
+    costs = [sum(batch_cost(b, rows, cont) for b in batches(order, rows, size)) for order in (by_length, by_tokens)]
+    return by_tokens if costs[1] < costs[0] else by_length
+
+
 def _is_oom(err: BaseException) -> bool:
     return isinstance(err, torch.cuda.OutOfMemoryError) or "out of memory" in str(err).lower()
 
@@ -333,10 +379,6 @@ class TransformersBackend:
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, (ctx, _) in enumerate(encoded):
             groups.setdefault(tuple(ctx), []).append(i)
-        ordered = sorted(
-            groups.items(),
-            key=lambda item: (-(len(item[0]) + max(len(encoded[i][1]) for i in item[1])), item[0]),
-        )
         size = self._batch_size(batch_size)
         results: list[LoglikelihoodResult | None] = [None] * len(requests)
 
@@ -345,6 +387,8 @@ class TransformersBackend:
             (its last logits score them all), else one per continuation (the second pass)."""
             return 1 if all(len(encoded[i][1]) == 1 for i in item[1]) else len(item[1])
 
+        ordered = cheaper_order(list(groups.items()), rows, size,
+                                lambda item: max(len(encoded[i][1]) for i in item[1]), self.padding_side == "right")
         start = 0
         while start < len(ordered):
             if progress.cancelled():

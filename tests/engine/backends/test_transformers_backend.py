@@ -474,3 +474,39 @@ def test_the_shared_prefix_leaves_each_context_a_token_of_its_own() -> None:
 
     assert shared_prefix([[1, 2, 3], [1, 2, 4]]) == 2
     assert shared_prefix([[1, 2], [1, 2, 3]]) == 1        # each context keeps a token of its own
+
+
+def test_per_doc_shots_in_a_few_orders_are_batched_by_their_shots_and_stay_exact(
+        backend: TransformersBackend, reference_model: Any) -> None:
+    """A shuffled-shot repeat gives each doc one of a few shot orders. Longest-first batching
+    scatters the orders, so a batch shares nothing; batching contexts that start alike lets each
+    batch compute its order's shots once. The backend picks the cheaper order by counting the
+    positions each would compute, and either way every result equals the direct computation."""
+    blocks = [SHOTS, "".join(reversed(SHOTS.split("\n\n")[:-1])) + "\n\n"]
+    requests = [Loglikelihood(f"{blocks[i % 2]}Question: What is {i} plus {i}{'?' * (i % 3)}\nAnswer:", cont)
+                for i in range(8) for cont in (" A", " B")]
+    fed = backend.tokens_fed
+    results = backend.loglikelihood(requests, 4, NullProgress())
+    shared_cost = backend.tokens_fed - fed
+    for request, result in zip(requests, results):
+        logprob, greedy, n_tokens = reference(reference_model, backend.tokenizer, request)
+        assert result.logprob == pytest.approx(logprob, abs=1e-4), request
+        assert (result.is_greedy, result.n_tokens) == (greedy, n_tokens), request
+    contexts = [len(encode(backend.tokenizer, r.context)) for r in requests[::2]]
+    assert shared_cost < 0.6 * sum(contexts)    # each batch of 4 computed its shots once
+
+
+def test_the_cheaper_order_keeps_length_order_when_every_context_shares_its_prefix() -> None:
+    from scoregap.engine.backends.transformers import batch_cost, batches, cheaper_order
+
+    one = lambda item: 1   # noqa: E731 - one row, one-token continuations
+    block = tuple(range(100, 140))
+    fixed = [(block + tuple(range(n)), [n]) for n in (3, 9, 4, 8, 5, 7)]
+    assert [len(c) for c, _ in cheaper_order(fixed, one, 2, one)] == [49, 48, 47, 45, 44, 43]   # longest first
+    two = [(blocks + tuple(range(n)), [n]) for n, blocks in
+           ((5, block), (5, tuple(reversed(block))), (6, block), (6, tuple(reversed(block))))]
+    chosen = cheaper_order(two, one, 2, one)
+    assert [c[0] for c, _ in chosen] == [100, 100, 139, 139]          # each batch holds one block
+    # each batch: 44 shared tokens once (each context keeps one of its own), then 2 rows of 2
+    assert sum(batch_cost(b, one, one) for b in batches(chosen, one, 2)) == 2 * (44 + 2 * 2)
+    assert cheaper_order(two, one, 2, one, share=False)[0][0][0] in (100, 139)   # no sharing: length order
