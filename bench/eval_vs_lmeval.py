@@ -198,6 +198,15 @@ class Figures:
     lmeval_others_cpu_seconds: dict[int, float] = field(default_factory=dict)
     timed: str = "evaluation only; model load excluded for both"
     machine: str = ""
+    # --vllm: scoregap's vLLM backend on the same task, against lm-eval's vllm backend where it
+    # loads, else against scoregap's transformers run
+    vllm_seconds: float = 0.0
+    vllm_cpu_seconds: float = 0.0
+    vllm_acc: float = 0.0
+    vllm_max_abs_delta_loglikelihood: float = 0.0   # against the transformers run, every choice
+    vllm_acc_disagreements: int = 0
+    lmeval_vllm: str = ""                           # why lm-eval's vllm backend did not run ('' : it ran)
+    lmeval_vllm_seconds: float = 0.0
     date: str = ""
 
 
@@ -289,6 +298,41 @@ def run_lmeval(exported: Any, model_dir: Path, task_manager: Any, batch_size: in
     return samples, clock, out["results"][exported.task_name]["acc,none"]
 
 
+def lmeval_vllm_unavailable() -> str:
+    """Why lm-eval's `vllm` model cannot load here ('' when it can)."""
+    try:
+        import lm_eval.models.vllm_causallms  # noqa: F401
+    except Exception as err:  # noqa: BLE001 - any failure to import is the answer
+        return f"{type(err).__name__}: {err}"
+    return ""
+
+
+def run_lmeval_vllm(exported: Any, model_dir: Path, task_manager: Any) -> tuple[Clock, float]:
+    """lm-eval's vllm backend on the task, float32 (only where `lmeval_vllm_unavailable` is '')."""
+    from lm_eval import simple_evaluate
+
+    with EnvReportClock() as env_report, Clock() as clock:
+        out = simple_evaluate(
+            model="vllm", model_args=f"pretrained={model_dir},dtype=float32,enforce_eager=True",
+            tasks=[exported.task_name], task_manager=task_manager, num_fewshot=exported.run_args["num_fewshot"],
+            random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=1234, verbosity="ERROR",
+        )
+    clock.wall -= env_report.wall
+    clock.cpu -= env_report.cpu
+    return clock, out["results"][exported.task_name]["acc,none"]
+
+
+def compare_runs(a: Any, b: Any) -> tuple[float, int]:
+    """(max |Δ loglikelihood| over every doc and choice, acc disagreements) of two scoregap runs."""
+    theirs = {s.doc_id: s for s in b.scores}
+    worst, acc = 0.0, 0
+    for s in a.scores:
+        other = theirs[s.doc_id]
+        worst = max(worst, *(abs(x - y) for x, y in zip(s.raw["loglikelihoods"], other.raw["loglikelihoods"])))
+        acc += s.scores["acc"] != other.scores["acc"]
+    return worst, acc
+
+
 def compare(evaluation: Any, samples: list[dict[str, Any]]) -> tuple[float, int, int, int]:
     """(max |Δ loglikelihood|, acc disagreements, acc_norm disagreements, prompt mismatches)."""
     ours = {p.doc.doc_id: (p, s) for p, s in zip(evaluation.planned, evaluation.scores)}
@@ -321,6 +365,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="cloze: the choices' words are scored; letters: MMLU's ' A'..' D' (default cloze)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100 docs, lm-eval at batch 8 only")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
+    parser.add_argument("--vllm", action="store_true",
+                        help="also time scoregap's vLLM backend (and lm-eval's vllm where it loads)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads for both tools (default: torch's own choice, one per core)")
     args = parser.parse_args(argv)
@@ -357,6 +403,30 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(asdict(figures), indent=2) + "\n", encoding="utf-8")
         print(f"figures written to {args.json}")
     return 0
+
+
+def vllm_side(args: argparse.Namespace, figures: Figures, setup: Any, evaluation: Any, exported: Any,
+              model_dir: Path, task_manager: Any, work: Path) -> None:
+    """scoregap's vLLM backend on the same setup (load untimed, a warm-up first), checked against
+    the transformers run doc by doc; then lm-eval's vllm backend where it loads. vLLM runs last:
+    on a CPU it binds torch's threads for the rest of the process."""
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    on_vllm = setup.with_values({"loading.backend": "vllm"})
+    run_scoregap(on_vllm, model_dir, work / "cache-vllm-warmup", limit=WARMUP_DOCS)
+    ran, clock = run_scoregap(on_vllm, model_dir, work / "cache-vllm")
+    figures.vllm_seconds, figures.vllm_cpu_seconds, figures.vllm_acc = clock.wall, clock.cpu, ran.result.score
+    figures.vllm_max_abs_delta_loglikelihood, figures.vllm_acc_disagreements = compare_runs(evaluation, ran)
+    print(f"scoregap    vLLM    : {_times(clock)}  acc {ran.result.score:.4f}  max|Δll| vs transformers "
+          f"{figures.vllm_max_abs_delta_loglikelihood:.2e}  acc differs on {figures.vllm_acc_disagreements} docs",
+          flush=True)
+    figures.lmeval_vllm = lmeval_vllm_unavailable()
+    if figures.lmeval_vllm:
+        print(f"lm-eval vllm: does not load here ({figures.lmeval_vllm}); scoregap's vLLM backend is "
+              f"compared with scoregap's transformers run instead", flush=True)
+        return
+    clock, acc = run_lmeval_vllm(exported, model_dir, task_manager)
+    figures.lmeval_vllm_seconds = clock.wall
+    print(f"lm-eval     vllm    : {_times(clock)}  acc {acc:.4f}", flush=True)
 
 
 def _times(clock: Clock) -> str:
@@ -430,6 +500,9 @@ def benchmark(args: argparse.Namespace, work: Path) -> Figures:
         if torch.get_num_threads() != threads:
             raise SystemExit("the torch thread count changed during the run; the timings are not comparable")
 
+    if args.vllm:
+        vllm_side(args, figures, setup, evaluation, exported, model_dir, task_manager, work)
+
     best = min(figures.lmeval_seconds, key=figures.lmeval_seconds.__getitem__)
     figures.lmeval_best_batch_size, figures.lmeval_best_seconds = best, figures.lmeval_seconds[best]
     figures.ratio = figures.scoregap_seconds / figures.lmeval_best_seconds
@@ -441,6 +514,10 @@ def benchmark(args: argparse.Namespace, work: Path) -> Figures:
     print(f"ratio scoregap/lm-eval-best: {figures.ratio:.3f}  (target <= {TARGET_RATIO})")
     print(f"max per-sample |Δ loglikelihood| (all docs, choices, lm-eval runs): {worst:.2e}")
     print(f"acc and acc_norm agree doc by doc: {'yes' if agree else 'NO'}")
+    if args.vllm:
+        against = ("lm-eval vllm" if not figures.lmeval_vllm else "scoregap transformers")
+        reference = figures.lmeval_vllm_seconds if not figures.lmeval_vllm else figures.scoregap_seconds
+        print(f"ratio scoregap vLLM / {against}: {figures.vllm_seconds / reference:.3f}")
     others = figures.scoregap_others_cpu_seconds + sum(figures.lmeval_others_cpu_seconds.values())
     wall = figures.scoregap_seconds + sum(figures.lmeval_seconds.values())
     spare = max((os.cpu_count() or 1) - threads, 0)   # cores torch leaves to everyone else
