@@ -42,7 +42,7 @@ from scoregap.engine.requests import (
     non_finite_fields,
     too_long,
 )
-from scoregap.engine.scoring import DocScore, PlannedDoc, aggregate, plan, score_doc
+from scoregap.engine.scoring import DocScore, PlannedDoc, aggregate, check_method, plan, score_doc
 from scoregap.engine.setup import LoadingSpec, Setup
 from scoregap.engine.tasks import Doc, Task, load_task
 from scoregap.engine.tokenization import chat_renderer, encode, encode_pair
@@ -223,17 +223,7 @@ class Engine:
     def plan(self, setup: Setup, limit: int = 0, only: frozenset[int] | None = None) -> tuple[Task, list[PlannedDoc]]:
         task = load_task(setup.task, setup_source=setup.source)
         limit = limit or setup.task.limit
-        if task.kind == "multiple_choice" and setup.scoring.method != "loglikelihood":
-            raise InputError(
-                f"{setup.source or 'The setup'}: the task {task.name} is multiple choice; score it "
-                f'with scoring.method = "loglikelihood" (generative multiple choice needs a '
-                f"generate task with an extract step)."
-            )
-        if task.kind == "generate" and setup.scoring.method != "generate":
-            raise InputError(
-                f'{setup.source or "The setup"}: the task {task.name} is a generate task; it needs '
-                f'scoring.method = "generate" and a generative metric such as exact_match.'
-            )
+        check_method(setup, task)
         return task, plan(setup, task, self.chat_renderer(setup), limit, only)
 
     def evaluate(self, setup: Setup, limit: int = 0, only: frozenset[int] | None = None) -> Evaluation:

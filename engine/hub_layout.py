@@ -30,6 +30,16 @@ Rows = list[dict[str, Any]]
 Reader = Callable[[str, str], Rows]
 
 
+class HubUnavailable(InputError):
+    """A hub dataset `datasets` could not load (offline and not in its cache, no such id, no
+    network). `hf` and `cause` let a front end say it in its own terms (the wizard points at its
+    task field); the message says it for a setup file."""
+
+    def __init__(self, message: str, hf: str, cause: str) -> None:
+        super().__init__(message)
+        self.hf, self.cause = hf, cause
+
+
 def reader(hf: str, revision: str = "") -> Reader:
     """A function (config, split) -> rows for the dataset `hf` names."""
     folder = Path(hf)
@@ -124,11 +134,12 @@ def _hub_rows(hf: str, config: str, split: str, revision: str) -> Rows:
     except Exception as err:  # datasets raises many types; all mean "cannot have it"
         at = f" at revision {revision}" if revision else ""
         folder = "/data/" + hf.rstrip("/").rsplit("/", 1)[-1]
-        raise InputError(
+        raise HubUnavailable(
             f'Hub dataset "{hf}" (config "{config}", split "{split}"){at} could not be loaded: {err}. '
             f"Offline, only datasets already in the local cache can be used, or a local copy: set task.hf "
             f"to a folder in the hub layout (a snapshot of the dataset repository: README.md with its "
             f"configs and the data files; on a machine online, hf download {hf} --repo-type dataset "
-            f'--local-dir {folder}), for example in a setup that extends this one with [task] hf = "{folder}".'
+            f'--local-dir {folder}), for example in a setup that extends this one with [task] hf = "{folder}".',
+            hf, str(err),
         ) from None
     return [dict(r) for r in rows]

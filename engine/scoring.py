@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scoregap.engine import answers, metrics
+from scoregap.engine.errors import InputError
 from scoregap.engine.prompts import ChatRenderer, Prompt, PromptBuilder
 from scoregap.engine.requests import (
     Generate,
@@ -33,6 +34,21 @@ class PlannedDoc:
     doc: Doc
     prompt: Prompt
     requests: tuple[Request, ...]          # choices first, then unconditional ones (mutual info)
+
+
+def check_method(setup: Setup, task: Task) -> None:
+    """Refuse a scoring method the task's kind cannot take (before any doc is planned)."""
+    if task.kind == "multiple_choice" and setup.scoring.method != "loglikelihood":
+        raise InputError(
+            f"{setup.source or 'The setup'}: the task {task.name} is multiple choice; score it "
+            f'with scoring.method = "loglikelihood" (generative multiple choice needs a '
+            f"generate task with an extract step)."
+        )
+    if task.kind == "generate" and setup.scoring.method != "generate":
+        raise InputError(
+            f'{setup.source or "The setup"}: the task {task.name} is a generate task; it needs '
+            f'scoring.method = "generate" and a generative metric such as exact_match.'
+        )
 
 
 def plan(

@@ -65,7 +65,7 @@ from scoregap.tui.session_run import (
     VariantDone,
     WorkFailed,
 )
-from scoregap.tui.state import FILE_NAME, RecentSessions
+from scoregap.tui.state import FILE_NAME, RecentSessions, fingerprint
 from scoregap.tui.widgets.prompt_diff import PromptPair
 
 HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)   # the terminal went away; asked to stop
@@ -128,6 +128,7 @@ class ScoregapApp(App[None]):
 
     @on(WizardScreen.SessionWritten)
     def _session_written(self, m: WizardScreen.SessionWritten) -> None:
+        self.recent.forget(m.path)   # a new session: nothing of one written there before applies
         self.open_session(m.path)
 
     @on(ChecklistScreen.RunRequested)
@@ -182,15 +183,17 @@ class ScoregapApp(App[None]):
         if self.edits:
             known = {k: v for k, v in {**session.known, **self.edits}.items() if v is not None}
             session = replace(session, known=known)
+        content = fingerprint(path)
+        same = record if record and content and record.fingerprint == content else None   # the file unchanged
         if self.limit_override is not None:
             limit = self.limit_override
-        else:   # resuming: the docs per variant the finished checks ran with
-            limit = record.limit if record else session.limit
-        self.session_run = SessionRun(session, limit)
+        else:   # resuming: the docs per variant the finished checks ran with; else the file's own
+            limit = same.limit if same else session.limit
+        self.session_run = SessionRun(session, limit, fingerprint=content)
         self.report = None
         self.checklist = ChecklistScreen(session, limit)
         self.push_screen(self.checklist)
-        restore = [c for c in CHECK_IDS if record and record.limit == limit and c in record.finished]
+        restore = [c for c in CHECK_IDS if same and same.limit == limit and c in same.finished]
         self._remember(restore)
         if restore:
             self.notify(f"Resuming: {len(restore)} finished check(s) come back from the cache.", timeout=4)
@@ -223,7 +226,7 @@ class ScoregapApp(App[None]):
         if finished is not None:
             run.finished = list(finished)
         self.recent.record(run.session.path, limit=run.limit, finished=run.finished, known=self.edits,
-                           title=run.session.story or Path(run.session.path).name)
+                           title=run.session.story or Path(run.session.path).name, fingerprint=run.fingerprint)
 
     def set_fact(self, key: str, text: str) -> str:
         """Change what the report states (from the checklist); '' or why the value is refused."""

@@ -142,6 +142,7 @@ class SessionRun:
     session: Session
     limit: int
     diagnosis: DiagnosisRun | None = None
+    fingerprint: str = ""                  # the session file's hash when it was opened (tui/state.py)
     queue: deque[str] = field(default_factory=deque)
     cancelled: threading.Event = field(default_factory=threading.Event)
     running: str = ""                      # the item being worked on ('' idle; 'measure' first)

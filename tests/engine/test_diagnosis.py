@@ -21,6 +21,7 @@ from scoregap.engine.progress import Cancelled
 from scoregap.engine.ranking import is_cause
 from scoregap.engine.run import DiagnosisRun
 from scoregap.engine.session import load_session
+from scoregap.engine.tasks import Task, load_task
 
 N = 160          # docs: enough for a screening subset (60) smaller than the whole
 # Numbered choices cost half the docs 4 nats, however they are wrapped or laid out.
@@ -161,6 +162,37 @@ def test_the_batch_size_repeat_reruns_only_docs_that_could_flip(tmp_path: Path) 
     assert run.diagnosis.noise.half_width > stats.Z_95 / N     # jitter flipped some close docs
 
 
+# -- the limit ---------------------------------------------------------------------------------
+
+
+def test_the_limit_holds_for_your_run_the_floor_every_variant_and_the_fixes(tmp_path: Path) -> None:
+    """Issue 15: a session's docs per variant must bound every evaluation the diagnosis makes:
+    your run, the floor's repeats (batch size: re-runs by margin), each variant at each look, the
+    fixes together and the floor measured again at them."""
+    limit = 130                                               # looks at 60, then all 130
+    task = write_mc_task(tmp_path / "task", n_docs=N)
+    model_dir = write_fake_model(tmp_path / "model", task, effects=(LABELS_1,), close=0.1, jitter=0.02)
+    mine = write_setup(tmp_path / "yours.toml", task, **{"prompt.choice_labels": "1", "fewshot.k": 1})
+    theirs = write_setup(tmp_path / "reference.toml", task, **{"fewshot.k": 1})
+    session = write_session(tmp_path / "session.toml", model_dir, mine, reported_setup=theirs, limit=limit,
+                            checks=("prompt",), cache_dir=tmp_path / "cache")
+    run = DiagnosisRun.open(load_session(session), cache=tmp_path / "cache", checks=CHECKS)
+    first = {d.doc_id for d in load_setup_task(mine).docs[:limit]}
+    planned: list[set[int]] = []
+    plan = run.engine.plan
+
+    def recording(setup, limit=0, only=None):  # noqa: ANN001, ANN202
+        task_, docs = plan(setup, limit, only)
+        planned.append({p.doc.doc_id for p in docs})
+        return task_, docs
+
+    run.engine.plan = recording
+    report = run.run_all()
+    assert run.diagnosis.yours.result.n == limit and report["reconciliation"]["applied"]
+    assert len(planned) > 10 and all(docs <= first for docs in planned)
+    assert {len(docs) for docs in planned} >= {60, limit}
+
+
 # -- weights and clusters ----------------------------------------------------------------------
 
 
@@ -282,3 +314,8 @@ def test_a_check_that_raises_is_a_failed_result_and_an_error_event(tmp_path: Pat
     result = run.run_check("loading")
     assert result.status == "failed" and "batch_size" in result.message
     assert ("error", "loading") in events.seen and run.run_check("metric").status == "done"
+
+
+def load_setup_task(setup_file: Path) -> Task:
+    setup = load_setup(setup_file)
+    return load_task(setup.task, setup_source=setup.source)

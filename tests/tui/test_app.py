@@ -78,6 +78,8 @@ async def _test_wizard_checklist_ranking_report_match_the_headless_run(shared_ca
         # 2: your setup; 3: the scores; 4: what the report states; 5: save.
         await type_into(pilot, "#setup", str(PROFILES_DIR / "demo" / "setups" / "chat-template.toml"))
         await pilot.press("ctrl+n")
+        await app.workers.wait_for_complete()          # the task is loaded and checked with the setup
+        await pilot.pause()
         assert app.screen.step == 2
         await type_into(pilot, "#reported-score", "96.25")
         await type_into(pilot, "#source", "census model card, table 1")

@@ -1,12 +1,14 @@
 """The wizard offers the benchmark catalog by name: typing filters the list, Down and Enter pick an
 entry, and the session it writes names the preset as yours.setup, so a catalog benchmark needs only
-the model, its name and the reported score. A local copy of the hub dataset is checked by loading
-it (a bad folder is said in place, never a crash); the hub itself is never reached here. The step
-fits 80x24."""
+the model, its name and the reported score. The task is loaded before the wizard moves on: the
+preset's hub dataset (here served from a replica, as `datasets` would from its local cache), a local
+copy of it (a bad folder is said in place, never a crash), or hf:owner/name (out of reach offline:
+said in place). The step fits 80x24."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -73,11 +75,37 @@ async def _finish(app, pilot, session_file: Path) -> None:  # noqa: ANN001
     await pilot.pause()
 
 
-async def _test_picking_arc_writes_a_session_naming_the_preset(tiny_model: Path, tmp_path: Path) -> None:
+def serve_from_replica(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hub_id: str) -> Path:
+    """Make `hub_id` readable offline, as it is once `datasets` has it in its local cache: the hub
+    reader serves the replica's rows (tests/replicas.py). Returns the replica's folder."""
+    from scoregap.engine import hub_layout
+
+    pytest.importorskip("pyarrow")
+    from replicas import write_replicas
+
+    folder = write_replicas(tmp_path / "hub", only=[hub_id])[hub_id]
+    configs = hub_layout.layout(folder)
+    real = hub_layout._hub_rows
+
+    def rows(hf: str, config: str, split: str, revision: str) -> list:
+        if hf != hub_id:
+            return real(hf, config, split, revision)
+        return hub_layout._local_rows(folder, configs, config, split)
+
+    monkeypatch.setattr(hub_layout, "_hub_rows", rows)
+    return folder
+
+
+async def _test_picking_arc_writes_a_session_naming_the_preset(tiny_model: Path, tmp_path: Path,
+                                                               replica: Path) -> None:
+    from scoregap.engine.presets import load_setup
     from scoregap.engine.session import load_session
+    from scoregap.engine.tasks import load_task
     from scoregap.tui.app import make_app
     from scoregap.tui.screens.wizard import CatalogList, WizardScreen
 
+    replica_docs = len(load_task(load_setup("lm-eval/arc_challenge").with_values(
+        {"task.hf": str(replica)}, origin="the test").task).docs)
     session_file = tmp_path / "arc-session.toml"
     app = make_app(cache_dir=tmp_path / "cache", autostart=False)
     async with app.run_test(size=SIZE) as pilot:
@@ -95,7 +123,11 @@ async def _test_picking_arc_writes_a_session_naming_the_preset(tiny_model: Path,
         assert app.focused is screen.query_one("#task")
         note = " ".join(str(screen.query_one("#setup-note").render()).split())
         assert "1172 docs" in note and "local copy" in note
-        await pilot.press("enter")                                # blank task: the preset's own
+        await pilot.press("enter")                                # blank task: the preset's own, loaded
+        await _checked(app, pilot)
+        assert screen.step == 2, _error(screen)
+        loaded = str(screen.query_one("#wizard-task").render())
+        assert loaded == f"Your task: arc_challenge, {replica_docs} docs, test split."   # counted, not published
         await _finish(app, pilot, session_file)
         assert not isinstance(app.screen, WizardScreen), _error(screen)
 
@@ -107,8 +139,10 @@ async def _test_picking_arc_writes_a_session_naming_the_preset(tiny_model: Path,
     assert session.reported_raw == 61.9
 
 
-def test_picking_arc_writes_a_session_naming_the_preset(tiny_model: Path, tmp_path: Path) -> None:
-    asyncio.run(_test_picking_arc_writes_a_session_naming_the_preset(tiny_model, tmp_path))
+def test_picking_arc_writes_a_session_naming_the_preset(tiny_model: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    replica = serve_from_replica(monkeypatch, tmp_path, "allenai/ai2_arc")
+    asyncio.run(_test_picking_arc_writes_a_session_naming_the_preset(tiny_model, tmp_path, replica))
 
 
 async def _test_the_setup_step_fits_80x24(tiny_model: Path, tmp_path: Path) -> None:
@@ -218,9 +252,9 @@ def test_a_local_copy_is_loaded_and_a_bad_one_is_said(tiny_model: Path, tmp_path
     asyncio.run(_test_a_local_copy_is_loaded_and_a_bad_one_is_said(tiny_model, tmp_path))
 
 
-async def _test_a_hub_id_task_is_not_loaded(tiny_model: Path, tmp_path: Path) -> None:
-    """Enter on words that leave one benchmark names it; hf:owner/name is taken as written (the hub
-    is reached when the session runs, not here)."""
+async def _test_a_hub_id_task_out_of_reach_is_said_in_place(tiny_model: Path, tmp_path: Path) -> None:
+    """Enter on words that leave one benchmark names it; hf:owner/name is loaded like any task, and
+    offline, with nothing in the local cache, the wizard says so and keeps the answers."""
     from textual.widgets import Input
 
     from scoregap.tui.app import make_app
@@ -234,9 +268,13 @@ async def _test_a_hub_id_task_is_not_loaded(tiny_model: Path, tmp_path: Path) ->
         assert app.focused is screen.query_one("#task")
         screen.query_one("#task", Input).value = "hf:hails/mmlu_no_train"
         await pilot.press("ctrl+n")
-        assert screen.step == 2 and not screen.checking
-        assert screen.yours_setup.task.hf == "hails/mmlu_no_train"
+        await _checked(app, pilot)
+        assert screen.step == 1 and not screen.checking and screen.yours_setup is None
+        error = " ".join(_error(screen).split())
+        assert re.search(r'lm-eval/mmlu: task.hf = "hails/mmlu_no_train" could not be loaded .*task field', error)
+        assert screen.query_one("#setup", Input).value == "lm-eval/mmlu"
+        assert screen.query_one("#task", Input).value == "hf:hails/mmlu_no_train"
 
 
-def test_a_hub_id_task_is_not_loaded(tiny_model: Path, tmp_path: Path) -> None:
-    asyncio.run(_test_a_hub_id_task_is_not_loaded(tiny_model, tmp_path))
+def test_a_hub_id_task_out_of_reach_is_said_in_place(tiny_model: Path, tmp_path: Path) -> None:
+    asyncio.run(_test_a_hub_id_task_out_of_reach_is_said_in_place(tiny_model, tmp_path))

@@ -50,9 +50,13 @@ def fact_text(value: Any) -> str:
 
 
 def summary_text(s: Summary | None, session: Session, note: str = "",
-                 score: tuple[float, int] | None = None) -> Text:
+                 score: tuple[float, int] | None = None, limit: int = 0) -> Text:
     """The header: the reported score, then yours once it exists (`score`: yours and its n, before
-    the noise floor is ready), then everything the summary holds."""
+    the noise floor is ready), then everything the summary holds. With a limit (docs per variant)
+    that cut the task short, n says so: the scores are the first `limit` docs', not the task's."""
+    def docs(n: int) -> str:
+        return f"n={n}, first {limit} docs" if limit and n >= limit else f"n={n}"
+
     out = Text()
     if s is None:
         out.append(f"Reported {100 * session.reported_score:.1f}", style="bold")
@@ -60,13 +64,15 @@ def summary_text(s: Summary | None, session: Session, note: str = "",
             out.append(f" ({session.reported_source})")
         if score is not None:
             yours, n = score
-            out.append(f" · yours {100 * yours:.1f} (n={n}) · gap {100 * (session.reported_score - yours):+.1f} pts")
+            gap = session.reported_score - yours
+            out.append(f" · yours {100 * yours:.1f} ({docs(n)}) · gap {100 * gap:+.1f} pts")
             out.append(" · " + (note or "measuring the noise floor…"))
             return out
-        out.append(" · " + (note or "measuring your setup…"))
+        out.append(" · " + (note or (f"measuring your setup on the first {limit} docs…" if limit
+                                     else "measuring your setup…")))
         return out
     out.append(f"Reported {100 * s.reported:.1f}", style="bold")
-    out.append(f" · yours {100 * s.yours:.1f} (n={s.n}")
+    out.append(f" · yours {100 * s.yours:.1f} ({docs(s.n)}")
     out.append(f", stated {100 * s.stated:.1f})" if s.stated is not None else ")")
     out.append(f" · gap {100 * s.gap:+.1f} pts · noise ±{100 * s.noise:.1f}")
     if not s.noise_measured:   # the resolution of n docs, not a measured spread: say so
@@ -165,7 +171,7 @@ class ChecklistScreen(Screen):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(summary_text(None, self.session), id="summary")
+        yield Static(summary_text(None, self.session, limit=self.limit), id="summary")
         with Horizontal(id="main"):
             yield CheckSidebar(self.states, id="sidebar")
             with VerticalScroll(id="detail", can_focus=False):   # scrolled by PgUp/PgDn from anywhere
@@ -189,7 +195,8 @@ class ChecklistScreen(Screen):
         sidebar = self.query_one(CheckSidebar)
         sidebar.highlighted = CHECK_IDS.index(self.current)
         sidebar.focus()
-        self.query_one("#summary", Static).update(summary_text(self.summary, self.session, self.note, self.score))
+        summary = summary_text(self.summary, self.session, self.note, self.score, self.limit)
+        self.query_one("#summary", Static).update(summary)
         self._show_runs()
         self.show_check(self.current)
 
@@ -199,13 +206,15 @@ class ChecklistScreen(Screen):
         """Your score, as soon as it exists; the summary replaces it once the floor is measured."""
         self.score = (yours, n)
         if self.is_mounted and self.summary is None:
-            self.query_one("#summary", Static).update(summary_text(None, self.session, self.note, self.score))
+            self.query_one("#summary", Static).update(
+                summary_text(None, self.session, self.note, self.score, self.limit))
 
     def show_summary(self, summary: Summary | None, note: str = "") -> None:
         self.summary = summary
         self.note = note
         if self.is_mounted:
-            self.query_one("#summary", Static).update(summary_text(summary, self.session, note, self.score))
+            self.query_one("#summary", Static).update(
+                summary_text(summary, self.session, note, self.score, self.limit))
             self._show_runs()
             self._refresh_chart()
             self._refresh_status()

@@ -3,21 +3,22 @@
 1. the model (a directory or a hub id), checked before moving on;
 2. your setup: a benchmark picked from the catalog by name (typing filters the list), a file or
    another bundled preset; optionally another task for it (a task file, a local copy of a hub
-   dataset in the hub layout, checked by loading it, or hf:owner/name);
+   dataset in the hub layout, or hf:owner/name). The setup and its task are checked together
+   before moving on: the task is loaded as the session will load it (a hub dataset through
+   `datasets`, so offline only from its local cache) and its docs are counted;
 3. your score (blank: measure it) and the reported score with its source;
 4. what the report states, check by check (blank: unknown);
 5. where to save the session, how many docs per variant and which checks.
 
 The file it writes is what `scoregap diagnose` reads, unchanged; a task given in step 2 goes into
-a small setup file beside the session that extends your setup. A catalog benchmark needs only the
-model, its name and the reported score; its docs are read from the hub when the session runs, so
-the wizard says how to give a local copy instead of loading the hub here.
+a small setup file beside the session that extends your setup. An error is said under the step,
+and every answer stays as typed. A file that exists is replaced only after a second press of
+"Save and start". What each step checks and the files it writes are in tui/session_draft.py.
 """
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,83 +39,25 @@ from scoregap.engine import catalog
 from scoregap.engine.checks_api import CHECK_IDS, parse_check_ids
 from scoregap.engine.errors import InputError
 from scoregap.engine.files import write_atomic
+from scoregap.tui.session_draft import (
+    Answers,
+    CheckedSetup,
+    check_setup,
+    number,
+    parse_limit,
+    parse_value,
+    replaced,
+    session_files,
+    setup_with_task,
+)
 
 if TYPE_CHECKING:
     from scoregap.engine.cache import Cache
     from scoregap.engine.setup import Setup
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 STEPS = ("step-model", "step-setup", "step-scores", "step-facts", "step-save")
 TITLES = ("1/5 The model", "2/5 Your setup", "3/5 The scores", "4/5 What the report states", "5/5 Save and start")
-
-
-def parse_value(text: str) -> Any:
-    """What the user typed, as a TOML value when it reads as one (5, false, ["\\n"]), else text."""
-    text = text.strip()
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-@dataclass
-class Answers:
-    model: str = ""
-    revision: str = ""
-    setup: str = ""                      # as the user named it (path or preset)
-    task: str = ""                       # '' | a task file | a folder in the hub layout | hf:owner/name
-    yours_score: float | None = None
-    reported_score: float = 0.0
-    source: str = ""
-    reported_setup: str = ""
-    known: dict[str, Any] = field(default_factory=dict)
-    limit: int = 0
-    checks: tuple[str, ...] = ()
-
-
-HEADER = "# A scoregap session, written by the wizard. Run it headless: scoregap diagnose THIS_FILE\n"
-
-
-def session_files(a: Answers, yours: Setup, session_path: Path) -> dict[Path, str]:
-    """The session file's text (and, when a task was given, the small setup file beside it
-    that extends your setup with that task), by path."""
-    import tomli_w
-
-    from scoregap.engine.checks_api import CHECK_IDS
-    from scoregap.engine.session import Session, check_score
-
-    files: dict[Path, str] = {}
-    setup_ref = a.setup
-    if Path(a.setup).expanduser().is_file():
-        setup_ref = str(Path(a.setup).expanduser().resolve())
-    if a.task:
-        setup_file = session_path.with_name(session_path.stem + "-setup.toml")
-        task: dict[str, Any]
-        if a.task.startswith("hf:"):
-            task = {"path": "", "hf": a.task[3:]}
-        elif Path(a.task).expanduser().is_dir():
-            task = {"path": "", "hf": str(Path(a.task).expanduser().resolve())}
-        else:
-            task = {"path": str(Path(a.task).expanduser().resolve()), "hf": ""}
-        files[setup_file] = tomli_w.dumps({"extends": setup_ref, "task": task})
-        setup_ref = str(setup_file)
-    model = a.model
-    if Path(model).expanduser().is_dir():
-        model = str(Path(model).expanduser().resolve())
-    reported, scale = check_score(a.reported_score, "auto", "The reported score")
-    session = Session(
-        path=str(session_path), model=model, revision=a.revision, yours=yours,
-        yours_score=None if a.yours_score is None else check_score(a.yours_score, "auto", "Your score")[0],
-        reported_score=reported, reported_raw=a.reported_score, reported_scale=scale, reported_source=a.source,
-        reported_setup=a.reported_setup, known=dict(a.known), checks=a.checks or CHECK_IDS, limit=a.limit,
-        yours_setup=setup_ref,
-    )
-    files[session_path] = HEADER + session.to_toml()
-    return files
+LIMIT_LABEL = "Docs per variant (0: all{of}; fewer is faster and less precise):"
 
 
 def _fact_keys() -> dict[str, list[tuple[str, str]]]:
@@ -124,13 +67,6 @@ def _fact_keys() -> dict[str, list[tuple[str, str]]]:
         for q in check.questions:
             keys.setdefault(q.key, []).append((check.title, q.text))
     return keys
-
-
-def _number(text: str, what: str) -> float:
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise InputError(f"{what} must be a number, such as 61.9 or 0.619.") from None
 
 
 class SetupInput(Input):
@@ -178,8 +114,8 @@ def _entry_note(entry: catalog.Entry) -> Text:
     """What a catalog pick adds to its line in the list, and what it needs offline."""
     config = f"{entry.config}, " if entry.config else ""
     docs = f", {entry.docs} docs" if entry.docs else ""
-    return Text(f"{config}{entry.split} split{docs}. Its docs are read from the hub (or the local cache) "
-                f"when the session runs; offline, give a local copy below.\n", style="italic")
+    return Text(f"{config}{entry.split} split{docs}. Next reads its docs from the hub (or the local cache); "
+                f"offline, give a local copy below.\n", style="italic")
 
 
 class WizardScreen(Screen):
@@ -199,11 +135,13 @@ class WizardScreen(Screen):
         self.cache = cache
         self.yours_setup: Setup | None = None
         self.checking = False          # the model or the task is being checked: Next waits for it
+        self.replace_ok: list[Path] = []   # existing files the next "Save and start" may replace
         self.benchmarks = catalog.entries()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wizard"):
             yield Static(TITLES[0], id="wizard-title")
+            yield Static("", id="wizard-task")
             with ContentSwitcher(initial=STEPS[0], id="steps"):
                 with VerticalScroll(id="step-model"):
                     yield Static("The model you evaluated: a directory saved with save_pretrained, or a "
@@ -240,7 +178,7 @@ class WizardScreen(Screen):
                 with VerticalScroll(id="step-save"):
                     yield Static("Where to save the session:")
                     yield Input(str(self.default_path), id="session-path")
-                    yield Static("Docs per variant (0: all; fewer is faster and less precise):")
+                    yield Static(LIMIT_LABEL.format(of=""), id="limit-label")
                     yield Input("0", id="limit")
                     yield Static(f"Checks (blank: all nine): {', '.join(CHECK_IDS)}")
                     yield Input(placeholder="e.g. template,prompt", id="checks")
@@ -278,11 +216,17 @@ class WizardScreen(Screen):
         self.query_one("#wizard-title", Static).update(TITLES[step])
         self.query_one("#next", Button).label = "Save and start" if step == len(STEPS) - 1 else "Next"
         self.query_one("#wizard-error", Static).update("")
+        self.query_one("#wizard-task").display = step > 1 and self.yours_setup is not None   # the task step 2 loaded
         first = self.query_one(f"#{STEPS[step]}").query(Input).first()
         first.focus()
 
     def _error(self, text: str) -> None:
-        self.query_one("#wizard-error", Static).update(text)
+        """Say `text` under the step (as written: "[task]" is no markup), keeping the field being
+        answered in view above it."""
+        self.query_one("#wizard-error", Static).update(Text(text))
+        focused = self.focused
+        if focused is not None:   # once the message has taken its lines from the step above it
+            self.set_timer(0.05, lambda: focused.scroll_visible(animate=False))
 
     @on(Button.Pressed, "#next")
     def _next_pressed(self) -> None:
@@ -307,6 +251,9 @@ class WizardScreen(Screen):
             self.action_next()
 
     def action_back(self) -> None:
+        if self.checking:   # the answer it checks is being changed: its result no longer applies
+            self.workers.cancel_group(self, "wizard")
+            self.checking = False
         if self.step == 0:
             self.app.pop_screen()
         else:
@@ -326,14 +273,13 @@ class WizardScreen(Screen):
                 self.check_model(value["model"], value["revision"])
                 return   # the worker moves on when the model resolves
             if self.step == 1:
-                yours = self._setup_with_task(value["setup"], value["task"])
-                if value["task"] and not value["task"].startswith("hf:"):
-                    self._error("Checking the task…")
-                    self.checking = True
-                    self.check_task(yours, value["setup"], value["task"])
-                    return   # the worker moves on when the task loads
-                self._accept_setup(yours, value["setup"], value["task"])
-            elif self.step == 2:
+                yours = setup_with_task(value["setup"], value["task"])
+                self._error("Loading the task…" if yours.task.path else
+                            f"Loading {yours.task.hf} (from the hub, or its local cache)…")
+                self.checking = True
+                self.check_task(yours, value["setup"], value["task"])
+                return   # the worker moves on when the task loads
+            if self.step == 2:
                 self._check_scores(value)
             elif self.step == 3:
                 self._check_facts()
@@ -356,67 +302,33 @@ class WizardScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="wizard", name="task",
           description="checking the task")
-    def check_task(self, yours: Setup, setup: str, task: str) -> tuple[Setup, str, str]:
-        """Load the task the user gave (a file, or a local copy of a hub dataset): a bad row, a
-        missing config or a folder `datasets` cannot read is said now, not when the session runs."""
-        from scoregap.engine.tasks import load_task
-
-        try:
-            load_task(yours.task)
-        except InputError as err:
-            folder = Path(task).expanduser()
-            if folder.is_dir():
-                from scoregap.engine.hub_layout import layout
-                from scoregap.engine.presets import load_setup
-
-                if layout(folder) is None:
-                    hf = load_setup(setup).task.hf
-                    raise InputError(f"{err} {folder} is read as a local copy of a hub dataset: give a snapshot "
-                                     f"of the dataset repository, whose README.md lists its configs (hf download "
-                                     f"{hf} --repo-type dataset --local-dir {folder}).") from None
-            raise
-        return yours, setup, task
+    def check_task(self, yours: Setup, setup: str, task: str) -> CheckedSetup:
+        """Load your task and check your setup against it (session_draft.load_checked_task): a
+        setup without a task, a bad row, a hub dataset out of reach is said now, not when the
+        session runs."""
+        return check_setup(yours, setup, task)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "wizard" or not event.worker.is_finished:
             return
+        if event.state == WorkerState.CANCELLED:
+            return   # Back was pressed while it ran: a newer check, if any, decides
         self.checking = False
         if event.state == WorkerState.SUCCESS and event.worker.name == "model" and self.step == 0:
             self._go(1)
         elif event.state == WorkerState.SUCCESS and event.worker.name == "task" and self.step == 1:
-            self._accept_setup(*event.worker.result)
+            self._accept_setup(event.worker.result)
             self._go(2)
         elif event.state == WorkerState.ERROR:
             err = event.worker.error
             self._error(str(err) if isinstance(err, InputError) else f"{type(err).__name__}: {err}")
 
-    def _setup_with_task(self, setup: str, task: str) -> Setup:
-        """Your setup as named, with the task the user gave instead of its own (not loaded yet)."""
-        from scoregap.engine.presets import load_setup
-
-        if not setup:
-            raise InputError("Name your setup: a benchmark from the catalog such as lm-eval/mmlu, a setup "
-                             "file, or a preset.")
-        yours = load_setup(setup)
-        if not task:
-            return yours
-        if task.startswith("hf:"):
-            return yours.with_values({"task.path": "", "task.hf": task[3:]}, origin="the wizard")
-        path = Path(task).expanduser()
-        if path.is_dir():
-            if not yours.task.hf:
-                raise InputError(f'Task "{task}" is a folder, read as a local copy of a hub dataset, but '
-                                 f"{setup} has no hub task (task.hf) for it to replace. Give a task TOML file.")
-            return yours.with_values({"task.path": "", "task.hf": str(path.resolve())}, origin="the wizard")
-        if not path.is_file():
-            raise InputError(f'Task "{task}": no such file or folder. Give a task TOML file, a local copy of a '
-                             f"hub dataset (a folder in the hub layout), or hf:owner/name.")
-        return yours.with_values({"task.path": str(path.resolve()), "task.hf": ""}, origin="the wizard")
-
-    def _accept_setup(self, yours: Setup, setup: str, task: str) -> None:
-        self.yours_setup = yours
-        self.answers.setup, self.answers.task = setup, task
-        entry = self._entry(setup)
+    def _accept_setup(self, checked: CheckedSetup) -> None:
+        self.yours_setup = checked.yours
+        self.answers.setup, self.answers.task = checked.setup, checked.task
+        self.query_one("#wizard-task", Static).update(checked.summary)
+        self.query_one("#limit-label", Static).update(LIMIT_LABEL.format(of=f" {checked.docs}"))
+        entry = self._entry(checked.setup)
         if entry is not None and entry.presets:
             self.query_one("#reported-setup", Input).placeholder = (
                 f"the reference setup, if known (e.g. {entry.presets[-1]})")
@@ -428,9 +340,9 @@ class WizardScreen(Screen):
             raise InputError("The reported score is required: the number you are trying to reproduce.")
         from scoregap.engine.session import check_score
 
-        self.answers.reported_score = _number(value["reported-score"], "The reported score")
+        self.answers.reported_score = number(value["reported-score"], "The reported score")
         check_score(self.answers.reported_score, "auto", "The reported score")   # finite, on a scale
-        self.answers.yours_score = _number(value["yours-score"], "Your score") if value["yours-score"] else None
+        self.answers.yours_score = number(value["yours-score"], "Your score") if value["yours-score"] else None
         if self.answers.yours_score is not None:
             check_score(self.answers.yours_score, "auto", "Your score")
         self.answers.source = value["source"]
@@ -451,33 +363,31 @@ class WizardScreen(Screen):
         self.answers.known = known
 
     def _save(self, value: dict[str, str]) -> None:
-        try:
-            limit = int(value["limit"] or "0")
-            if limit < 0:
-                raise ValueError
-        except ValueError:
-            self._error("Docs per variant: 0 (all) or a positive whole number.")
-            return
-        try:
-            checks = parse_check_ids(value["checks"].split(","), "Checks")
-        except InputError as err:
-            self._error(str(err))
-            return
-        self.answers.limit, self.answers.checks = limit, checks
+        """Write the session (a file that exists only on a second press) and open it."""
+        self.answers.limit = parse_limit(value["limit"])
+        self.answers.checks = parse_check_ids(value["checks"].split(","), "Checks")
+        if not value["session-path"]:   # said, not silently chosen: the default goes back into the field
+            self.query_one("#session-path", Input).value = str(self.default_path)
         path = Path(value["session-path"] or str(self.default_path)).expanduser()
         assert self.yours_setup is not None
+        files = session_files(self.answers, self.yours_setup, path.resolve())
+        existing = replaced(files)
+        if existing and existing != self.replace_ok:
+            self.replace_ok = existing
+            names = " and ".join(str(f) for f in existing)
+            raise InputError(f"{names} already exist{'s' if len(existing) == 1 else ''}. Press Save and start "
+                             f"again to replace {'it' if len(existing) == 1 else 'them'}, or change the file name.")
+        self.replace_ok = []
         try:
-            for file, text in session_files(self.answers, self.yours_setup, path.resolve()).items():
+            for file, text in files.items():
                 write_atomic(file, text)
         except OSError as err:
-            self._error(f"Could not write {path}: {err}.")
-            return
+            raise InputError(f"Could not write {path}: {err}.") from None
         from scoregap.engine.session import load_session
 
         try:
             load_session(path)
         except InputError as err:
-            self._error(f"The session was written but does not load: {err}")
-            return
+            raise InputError(f"The session was written but does not load: {err}") from None
         self.app.pop_screen()
         self.app.post_message(self.SessionWritten(path))
