@@ -26,6 +26,10 @@ warm ÷ cold (target ≤ 0.05).
 
     python bench/diagnosis_cost.py                 # 500 docs
     python bench/diagnosis_cost.py --docs 600 --json figures.json
+    python bench/diagnosis_cost.py --session profiles/demo/sessions/labels.toml   # a trained model
+
+With `--session` the same three runs and figures are measured on that session instead: its model,
+its setup, its reported score and its docs (`diagnosis.limit` included).
 """
 
 from __future__ import annotations
@@ -73,6 +77,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--docs", type=int, default=500, help="docs in the task (default 500)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's own)")
+    p.add_argument("--session", type=Path, default=None,
+                   help="measure this session instead (its model, setup, reported score and docs), "
+                        "e.g. a demo scenario: profiles/demo/sessions/labels.toml")
     p.add_argument("--json", type=Path, default=None, help="write the figures here")
     return p.parse_args(argv)
 
@@ -149,37 +156,42 @@ def benchmark(args: argparse.Namespace, work: Path) -> Figures:
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
-    task_path = write_task(work / "task", args.docs, FEWSHOT)
-    model_dir = work / "model"
-    parameters = write_model(model_dir)
-    yours = load_setup("lm-eval/base").with_values({
-        "task.path": str(task_path), "prompt.description": DESCRIPTION, **LAYOUTS["letters"],
-        "fewshot.k": FEWSHOT, "loading.batch_size": BATCH, "loading.device": "cpu",
-    })
-    reference = yours.with_values({"fewshot.k": 0, "prompt.description": ""})
-    (work / "yours.toml").write_text(yours.to_toml(), encoding="utf-8")
-    figures = Figures(args.docs, parameters, threads, _machine(threads),
+    figures = Figures(args.docs, 0, threads, _machine(threads),
                       datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
-    print(f"model: random Llama, {parameters / 1e6:.1f}M parameters, hidden {MODEL['hidden_size']}, "
-          f"{MODEL['num_hidden_layers']} layers, float32, cpu; machine: {figures.machine}, {threads} threads")
-    print(f"task: {args.docs} docs x 4 lettered choices, {FEWSHOT}-shot (MMLU's layout); batch size {BATCH}")
-
-    cache = Cache(work / "cache-reference")
-    reported = Engine(resolve_model(str(model_dir), cache=cache), cache).evaluate(reference).result.score
-    session_path = work / "session.toml"
-    session_path.write_text(tomli_w.dumps({
-        "model": {"path": str(model_dir)}, "yours": {"setup": str(work / "yours.toml")},
-        "reported": {"score": reported, "scale": "fraction", "source": "the reference setup (0-shot)"}}))
-    print(f"reported (the reference setup, untimed): {reported:.4f}", flush=True)
+    if args.session:
+        session_path = args.session.resolve()
+        session = load_session(session_path)
+        yours, model_dir = session.yours, session.model
+        print(f"session: {session_path} (its model, setup and reported score); machine: {figures.machine}")
+    else:
+        task_path = write_task(work / "task", args.docs, FEWSHOT)
+        model_dir = work / "model"
+        figures.parameters = write_model(model_dir)
+        yours = load_setup("lm-eval/base").with_values({
+            "task.path": str(task_path), "prompt.description": DESCRIPTION, **LAYOUTS["letters"],
+            "fewshot.k": FEWSHOT, "loading.batch_size": BATCH, "loading.device": "cpu",
+        })
+        reference = yours.with_values({"fewshot.k": 0, "prompt.description": ""})
+        (work / "yours.toml").write_text(yours.to_toml(), encoding="utf-8")
+        print(f"model: random Llama, {figures.parameters / 1e6:.1f}M parameters, hidden {MODEL['hidden_size']}, "
+              f"{MODEL['num_hidden_layers']} layers, float32, cpu; machine: {figures.machine}, {threads} threads")
+        print(f"task: {args.docs} docs x 4 lettered choices, {FEWSHOT}-shot (MMLU's layout); batch size {BATCH}")
+        cache = Cache(work / "cache-reference")
+        reported = Engine(resolve_model(str(model_dir), cache=cache), cache).evaluate(reference).result.score
+        session_path = work / "session.toml"
+        session_path.write_text(tomli_w.dumps({
+            "model": {"path": str(model_dir)}, "yours": {"setup": str(work / "yours.toml")},
+            "reported": {"score": reported, "scale": "fraction", "source": "the reference setup (0-shot)"}}))
+        print(f"reported (the reference setup, untimed): {reported:.4f}", flush=True)
+        session = load_session(session_path)
 
     with Clock() as clock:
         cache = Cache(work / "cache-eval")
-        ev = Engine(resolve_model(str(model_dir), cache=cache), cache).evaluate(yours)
-    figures.eval_seconds = clock.wall
+        ev = Engine(resolve_model(str(model_dir), cache=cache), cache).evaluate(yours, session.limit)
+    figures.eval_seconds, figures.docs = clock.wall, len(ev.scores)
     print(f"one eval of your setup:  {clock.wall:8.2f} s  (cpu {clock.cpu:.1f} s, others {clock.others:.1f} s)"
           f"  score {ev.result.score:.4f}", flush=True)
 
-    session = load_session(session_path)
     with Clock() as clock:
         run = DiagnosisRun.open(session, cache=work / "cache-diagnosis", checks=CHECKS)
         run.run_all()
