@@ -58,9 +58,10 @@ def closes_text(r: dict[str, Any]) -> str:
 
 def sig_text(significant: bool, screened: str | None, settled: bool = True) -> str:
     """Significance in a word: a variant settled on a screening subset says why instead ("noise":
-    inside the noise floor; "away": surely not a cause), so its n reads as a subset's."""
+    inside the noise floor, or no gap beyond it to close; "away": surely not a cause), so its n
+    reads as a subset's."""
     if screened:
-        return "noise" if screened == "inside the noise floor" else "away"
+        return "noise" if "noise floor" in screened else "away"
     if not settled:
         return "…"
     return "yes" if significant else "no"

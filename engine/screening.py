@@ -5,7 +5,9 @@ docs), then all of them — and stops at the first look that settles it: its CI 
 noise floor (no effect worth finding), or excludes every change that would make it a cause — one
 that closes between 0 and 200% of the gap. So a variant stops when it surely widens the gap, or
 surely carries your score past the reported one by more than the gap itself, whatever the gap's
-sign; with no gap at all, nothing can be a cause and every variant stops at the first look. The
+sign. When the gap itself is within the noise floor (the verdict "within noise, no cause
+needed"), nothing can be a cause and every variant stops at the first look: its effect is still
+shown, on those docs, with its CI. The
 looks spend the 5% error rate Bonferroni-style: each interim CI is at 1 − 0.05/K for K looks
 (98.75% for four), so the chance that any stop of a variant is wrong stays within 5% however
 many looks it takes. A finding says how many docs it rests on (`n`) and why it stopped.
@@ -35,6 +37,7 @@ ORDER_SEED = 0
 FLIP_MARGIN = {"float32": 0.01, "bfloat16": 1.0, "float16": 0.5}   # nats a numeric change can move
 DRIFT_DOCS = 16      # docs a variant on another backend runs in full to measure its drift
 DRIFT_SAFETY = 2.0   # the sample's largest drift, doubled: the docs not sampled may drift further
+NO_GAP = "no gap beyond the noise floor"
 
 
 def looks(n: int) -> list[int]:
@@ -65,9 +68,9 @@ def settled(ci: tuple[float, float], floor: float, gap: float) -> str:
     lo, hi = ci
     if max(abs(lo), abs(hi)) < floor:
         return "inside the noise floor"
+    if abs(gap) <= floor:   # the verdict is "within noise": there is nothing a cause could close
+        return NO_GAP
     toward, past = sorted((0.0, 2.0 * gap))       # the deltas that would make it a cause
-    if gap == 0:
-        return "no gap to close"
     if (gap > 0 and hi <= 0) or (gap < 0 and lo >= 0):
         return "widens the gap"
     if hi <= toward or lo >= past:

@@ -46,3 +46,15 @@ def test_another_backend_widens_the_flip_margin_to_what_its_sample_drifted() -> 
     sample = _run({0: [-1.0, -2.03], 1: [-3.01, -1.5]})       # doc 2 not sampled
     assert screening.drift_margin(yours, sample) == pytest.approx(2 * screening.DRIFT_SAFETY * 0.03)
     assert screening.drift_margin(yours, _run({0: [-1.0, -2.0]})) == 0.0
+
+
+def test_a_gap_within_the_noise_floor_settles_every_variant_at_once() -> None:
+    """With the verdict "within noise" no variant can be a cause: a wide CI that would run on to
+    every doc for a real gap stops at the first look."""
+    from scoregap.engine.screening import NO_GAP, settled
+
+    wide = (-0.15, 0.12)
+    assert settled(wide, floor=0.05, gap=0.10) == ""          # a real gap: not settled yet
+    assert settled(wide, floor=0.05, gap=0.04) == NO_GAP      # within the floor: settled
+    assert settled(wide, floor=0.05, gap=-0.05) == NO_GAP
+    assert settled((-0.01, 0.02), floor=0.05, gap=0.0) == "inside the noise floor"   # that reason first
