@@ -239,6 +239,13 @@ def shared_prefix(contexts: list[list[int]]) -> int:
 Group = tuple[tuple[int, ...], list[int]]   # a context's tokens and the requests that share it
 
 
+def common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+    n, limit = 0, min(len(a), len(b))
+    while n < limit and a[n] == b[n]:
+        n += 1
+    return n
+
+
 def batches(ordered: list[Group], rows: Callable[[Group], int], size: int) -> list[list[Group]]:
     """`ordered` cut into batches of at most `size` rows (a context too big for one gets its own)."""
     out: list[list[Group]] = []
@@ -249,6 +256,24 @@ def batches(ordered: list[Group], rows: Callable[[Group], int], size: int) -> li
             count = 0
         out[-1].append(item)
         count += rows(item)
+    return out
+
+
+def blocks(ordered: list[Group]) -> list[list[Group]]:
+    """Contexts sorted by tokens, split where the next one would more than halve the prefix the
+    run so far shares (when that prefix is worth sharing): per-doc shots in a few orders fall
+    into one run per order, each starting with its whole few-shot block."""
+    out: list[list[Group]] = []
+    shared = 0
+    for item in ordered:
+        if out:
+            now = common_prefix(out[-1][-1][0], item[0])   # sorted: the run's prefix is the least of these
+            if len(out[-1]) == 1 or not (shared >= MIN_SHARED_PREFIX and now < shared // 2):
+                shared = now if len(out[-1]) == 1 else min(shared, now)
+                out[-1].append(item)
+                continue
+        out.append([item])
+        shared = 0
     return out
 
 
@@ -264,21 +289,21 @@ def batch_cost(batch: list[Group], rows: Callable[[Group], int], cont: Callable[
 
 
 def cheaper_order(groups: list[Group], rows: Callable[[Group], int], size: int,
-                  cont: Callable[[Group], int], share: bool = True) -> list[Group]:
-    """The order to batch `groups` in, of two, whichever computes fewer positions:
+                  cont: Callable[[Group], int], share: bool = True) -> list[list[Group]]:
+    """The batches to compute `groups` in, of two plans, whichever computes fewer positions:
 
     - longest first (the usual: little padding), ties by tokens;
-    - by tokens: contexts that start alike sit together, so a batch shares a long prefix — what
-      per-doc shots in a few orders (a shuffled repeat, random shots from a small pool) need to
-      share their few-shot block, which length order scatters across batches.
+    - by tokens, a batch ending where the shared prefix would collapse: contexts that start alike
+      sit together, so per-doc shots in a few orders (a shuffled repeat, random shots from a small
+      pool) compute each order's few-shot block once per batch, where length order scatters them.
 
-    Either order gives the same results (each request is computed exactly); only the cost differs.
+    Either plan gives the same results (each request is computed exactly); only the cost differs.
     Without prefix sharing (`share` False: left padding) length order always wins."""
-    by_length = sorted(groups, key=lambda item: (-(len(item[0]) + cont(item)), item[0]))
+    by_length = batches(sorted(groups, key=lambda item: (-(len(item[0]) + cont(item)), item[0])), rows, size)
     if not share:
         return by_length
-    by_tokens = sorted(groups, key=lambda item: item[0])
-    costs = [sum(batch_cost(b, rows, cont) for b in batches(order, rows, size)) for order in (by_length, by_tokens)]
+    by_tokens = [b for run in blocks(sorted(groups, key=lambda item: item[0])) for b in batches(run, rows, size)]
+    costs = [sum(batch_cost(b, rows, cont) for b in plan) for plan in (by_length, by_tokens)]
     return by_tokens if costs[1] < costs[0] else by_length
 
 
@@ -387,25 +412,25 @@ class TransformersBackend:
             (its last logits score them all), else one per continuation (the second pass)."""
             return 1 if all(len(encoded[i][1]) == 1 for i in item[1]) else len(item[1])
 
-        ordered = cheaper_order(list(groups.items()), rows, size,
-                                lambda item: max(len(encoded[i][1]) for i in item[1]), self.padding_side == "right")
-        start = 0
-        while start < len(ordered):
+        share = self.padding_side == "right"
+
+        def cont(item: tuple[tuple[int, ...], list[int]]) -> int:
+            return max(len(encoded[i][1]) for i in item[1])
+
+        plan = cheaper_order(list(groups.items()), rows, size, cont, share)
+        done = 0
+        while done < len(plan):
             if progress.cancelled():
                 raise Cancelled()
-            batch, count, done = [], 0, 0
-            for item in ordered[start:]:
-                if batch and count + rows(item) > size:
-                    break
-                batch.append(item)
-                count += rows(item)
-                done += len(item[1])
+            batch = plan[done]
             try:
                 scored = self._score_groups(batch, encoded)
             except RuntimeError as err:
                 if batch_size == "auto" and _is_oom(err) and size > 1:
                     size //= 2
                     torch.cuda.empty_cache() if torch.cuda.is_available() else None
+                    plan = plan[:done] + cheaper_order([item for b in plan[done:] for item in b], rows, size,
+                                                       cont, share)
                     continue
                 raise
             bad = [index for index, result in scored if result is None]
@@ -413,8 +438,8 @@ class TransformersBackend:
                 raise NonFiniteOutput(bad, "loglikelihood")
             for index, result in scored:
                 results[index] = result
-            start += len(batch)
-            progress.advance(done)
+            done += 1
+            progress.advance(sum(len(item[1]) for item in batch))
         return complete(results, "transformers loglikelihood")
 
     @torch.inference_mode()

@@ -482,8 +482,9 @@ def test_per_doc_shots_in_a_few_orders_are_batched_by_their_shots_and_stay_exact
     scatters the orders, so a batch shares nothing; batching contexts that start alike lets each
     batch compute its order's shots once. The backend picks the cheaper order by counting the
     positions each would compute, and either way every result equals the direct computation."""
-    blocks = [SHOTS, "".join(reversed(SHOTS.split("\n\n")[:-1])) + "\n\n"]
-    requests = [Loglikelihood(f"{blocks[i % 2]}Question: What is {i} plus {i}{'?' * (i % 3)}\nAnswer:", cont)
+    blocks = [SHOTS, "\n\n".join(reversed(SHOTS.split("\n\n")[:-1])) + "\n\n"]   # the same shots reversed
+    # Longest first alternates the two blocks here: each doc is a word shorter than the one before.
+    requests = [Loglikelihood(f"{blocks[i % 2]}Question: What is{' two' * (9 - i)}?\nAnswer:", cont)
                 for i in range(8) for cont in (" A", " B")]
     fed = backend.tokens_fed
     results = backend.loglikelihood(requests, 4, NullProgress())
@@ -497,16 +498,20 @@ def test_per_doc_shots_in_a_few_orders_are_batched_by_their_shots_and_stay_exact
 
 
 def test_the_cheaper_order_keeps_length_order_when_every_context_shares_its_prefix() -> None:
-    from scoregap.engine.backends.transformers import batch_cost, batches, cheaper_order
+    from scoregap.engine.backends.transformers import batch_cost, blocks, cheaper_order
 
     one = lambda item: 1   # noqa: E731 - one row, one-token continuations
     block = tuple(range(100, 140))
     fixed = [(block + tuple(range(n)), [n]) for n in (3, 9, 4, 8, 5, 7)]
-    assert [len(c) for c, _ in cheaper_order(fixed, one, 2, one)] == [49, 48, 47, 45, 44, 43]   # longest first
+    plan = cheaper_order(fixed, one, 2, one)
+    assert [len(c) for b in plan for c, _ in b] == [49, 48, 47, 45, 44, 43]   # longest first
     two = [(blocks + tuple(range(n)), [n]) for n, blocks in
            ((5, block), (5, tuple(reversed(block))), (6, block), (6, tuple(reversed(block))))]
-    chosen = cheaper_order(two, one, 2, one)
-    assert [c[0] for c, _ in chosen] == [100, 100, 139, 139]          # each batch holds one block
+    plan = cheaper_order(two, one, 2, one)
+    assert [[c[0] for c, _ in b] for b in plan] == [[100, 100], [139, 139]]   # each batch holds one block
     # each batch: 44 shared tokens once (each context keeps one of its own), then 2 rows of 2
-    assert sum(batch_cost(b, one, one) for b in batches(chosen, one, 2)) == 2 * (44 + 2 * 2)
-    assert cheaper_order(two, one, 2, one, share=False)[0][0][0] in (100, 139)   # no sharing: length order
+    assert sum(batch_cost(b, one, one) for b in plan) == 2 * (44 + 2 * 2)
+    assert [[c[0] for c, _ in b] for b in cheaper_order(two, one, 2, one, share=False)] == [[100, 139]] * 2
+    # By tokens, a run ends where the block changes: no batch mixes two blocks.
+    assert [[c[0] for c, _ in b] for b in blocks(sorted(two + two))] == [[100] * 4, [139] * 4]
+    assert [[c[0] for c, _ in b] for b in cheaper_order(two + two, one, 3, one)] == [[100] * 3, [100], [139] * 3, [139]]
