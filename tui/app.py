@@ -38,7 +38,6 @@ from textual.worker import Worker, WorkerState
 from scoregap.engine.cache import Cache
 from scoregap.engine.checks_api import CHECK_IDS
 from scoregap.engine.errors import InputError
-from scoregap.engine.events import MEASURING, ProgressInfo, Step
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.run import readable
 from scoregap.profiles import PROFILES_DIR, scenarios
@@ -266,13 +265,13 @@ class ScoregapApp(App[None]):
             if run.diagnosis is None or not run.diagnosis.measured:
                 with run.lock:
                     run.running = "measure"
-                post(ProgressUpdate(ProgressInfo(Step(MEASURING, "loading the model", 1, 1), "", 0, 0, 0.0)))
                 try:
                     if run.diagnosis is None:
                         run.diagnosis = DiagnosisRun.open(run.session, cache=self.cache, checks=CHECKS,
                                                           events=AppEvents(post), limit=run.limit)
                     if run.cancelled.is_set():
                         raise Cancelled()
+                    run.diagnosis.plan(run.planned())
                     run.diagnosis.measure()
                 except Cancelled:
                     run.clear()
@@ -288,6 +287,7 @@ class ScoregapApp(App[None]):
                     if item == CONCLUDE:
                         d.conclude()
                     else:
+                        d.plan(run.planned())
                         d.run_check(item)
                 except Cancelled:
                     run.clear()

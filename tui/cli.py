@@ -274,9 +274,10 @@ def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, deb
         no report is written from a run whose results could not all be stored (exit 2)."""
         return getattr(cache, "failure", None)
 
-    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, events=ConsoleEvents(quiet, fatal=fatal),
-                            limit=limit, debug=debug)
-    print(f"measuring your setup on {run.engine.model.name} ...", file=sys.stderr)
+    events = ConsoleEvents(quiet, fatal=fatal)
+    events.say(f"diagnosing {session.path}")
+    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, events=events, limit=limit, debug=debug)
+    events.say(f"measuring your setup on {run.engine.model.name}")
     report = run.run_all()
     if (problem := fatal()) is not None:
         raise problem
