@@ -10,7 +10,8 @@
 
 Bad input of any kind (a setup, a task, a model path, an unusable result cache) is one paragraph
 on stderr and exit code 2; `--debug` shows the traceback instead. Heavy imports (torch,
-transformers) happen inside the commands, so `--help` is instant.
+transformers) happen inside the commands, so `--help` is instant, and `quiet_libraries` can keep
+the libraries' warnings off the terminal before they load.
 
 Stopping: Ctrl-C (SIGINT) and `kill` (SIGTERM, what a batch scheduler or `timeout` sends) both stop
 at once (the batch in flight is rolled back whole, every finished batch stays in the cache), say
@@ -171,9 +172,28 @@ def _fail(message: str) -> int:
     return 2
 
 
+QUIET_LIBRARIES = {"TORCH_CPP_LOG_LEVEL": "ERROR", "TRANSFORMERS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+"""Set before torch or transformers is imported, unless the user set them: torch's C++ warnings
+(the NUMA binding notice of vLLM's CPU build) and transformers' advice are for their developers."""
+
+
+def quiet_libraries() -> None:
+    """No library's warnings on the user's terminal (a deprecation inside transformers, torch or
+    vLLM is nothing the user can act on, and it tears the progress line or the app's screen),
+    unless the user asks for warnings (`python -W ...` or PYTHONWARNINGS)."""
+    import os
+    import warnings
+
+    for key, value in QUIET_LIBRARIES.items():
+        os.environ.setdefault(key, value)
+    if not sys.warnoptions:
+        warnings.simplefilter("ignore")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_libraries()
     if args.command is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):   # no terminal to draw the app in
             parser.print_help()

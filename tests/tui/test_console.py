@@ -1,10 +1,16 @@
 """Headless output that fits a terminal (issue 15, finding 6): `scoregap diagnose` draws one line
 per phase cut to the terminal's width and naming the check and the variant, writes plain lines
-when its output is not a terminal."""
+when its output is not a terminal, and lets no library warning through."""
 
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fakeworld import write_fake_model, write_mc_task, write_session, write_setup
 
 from scoregap.engine.events import COMPUTING, READING_CACHE, Outlook, ProgressInfo, Step
 from scoregap.tui.console import CLEAR, ConsoleEvents
@@ -55,3 +61,33 @@ def test_without_a_terminal_each_step_is_one_plain_line() -> None:
     lines = log.getvalue().splitlines()
     assert "\r" not in log.getvalue() and CLEAR not in log.getvalue()
     assert lines == [f"check 5/9 prompt · variant {i}/12 {LONG} · ETA 2:10, all 14:05" for i in (3, 4)]
+
+
+def fake_session(tmp_path: Path) -> Path:
+    task = write_mc_task(tmp_path / "task", n_docs=120)
+    labels = {"name": "labels 1", "when": r"[(\[]?\b1[.)\]] ", "docs": 0.5, "nats": -4.0}
+    model = write_fake_model(tmp_path / "model", task, effects=[labels])
+    mine = write_setup(tmp_path / "yours.toml", task, **{"prompt.choice_labels": "1"})
+    theirs = write_setup(tmp_path / "reference.toml", task)
+    return write_session(tmp_path / "my-session.toml", model, mine, reported_setup=theirs,
+                         checks=("seed", "metric", "prompt"), cache_dir=tmp_path / "cache")
+
+
+def test_no_library_warning_reaches_the_terminal(tmp_path: Path) -> None:
+    """A library's FutureWarning (transformers' past_key_values one, say) raised while the model
+    runs is not shown: the user cannot act on it, and it tears the progress line."""
+    session = fake_session(tmp_path)
+    code = ("import warnings, sys\n"
+            "from scoregap.engine.backends import fake\n"
+            "real = fake.FakeBackend.loglikelihood\n"
+            "def warned(self, *a, **k):\n"
+            "    warnings.warn('`past_key_values` is deprecated', FutureWarning)\n"
+            "    return real(self, *a, **k)\n"
+            "fake.FakeBackend.loglikelihood = warned\n"
+            "from scoregap.tui.cli import main\n"
+            f"sys.exit(main(['diagnose', {str(session)!r}, '--checks', 'seed', '--report', {str(tmp_path / 'r')!r},"
+            f" '--cache-dir', {str(tmp_path / 'cache')!r}]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "past_key_values" not in done.stderr
