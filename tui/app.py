@@ -40,7 +40,8 @@ from scoregap.engine.checks_api import CHECK_IDS
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.run import readable
-from scoregap.profiles import PROFILES_DIR, scenarios
+from scoregap.profiles import scenarios
+from scoregap.tui.console import shown_path
 from scoregap.tui.screens.checklist import ChecklistScreen
 from scoregap.tui.screens.confirm_quit import ConfirmQuitScreen
 from scoregap.tui.screens.error import ErrorScreen
@@ -421,11 +422,13 @@ class ScoregapApp(App[None]):
             self.drive(run)
 
     def default_report_dir(self) -> Path:
+        """./scoregap-report/<session>, as `scoregap diagnose` writes it (a demo's too: never a
+        hidden cache folder)."""
         if self.report_dir is not None:
             return self.report_dir
-        if self.session_run and Path(self.session_run.session.path).resolve().is_relative_to(PROFILES_DIR):
-            return self.cache.directory / "demo-reports" / Path(self.session_run.session.path).stem
-        return Path.cwd() / "scoregap-report"
+        from scoregap.engine.reports import default_folder
+
+        return Path.cwd() / default_folder(self.session_run.session.path if self.session_run else "session")
 
     def save_report(self) -> None:
         if self.report is None:
@@ -443,7 +446,10 @@ class ScoregapApp(App[None]):
             except OSError as err:
                 self.push_screen(ErrorScreen("The report could not be written", f"{request.directory}: {err}"))
                 return
-            self.notify("Wrote " + ", ".join(str(p) for p in paths), timeout=8)
+            # The folder on a line of its own, as short as it can be said: a toast wraps a long
+            # path wherever the line ends, even inside a name.
+            names = ", ".join(str(p.absolute().relative_to(request.directory.absolute())) for p in paths)
+            self.notify(f"Wrote {names} in\n{shown_path(request.directory)}", timeout=8)
 
         self.push_screen(SaveReportScreen(self.default_report_dir()), write)
 

@@ -82,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only these checks, comma-separated (default: the session's, else all nine)")
     dg.add_argument("--limit", type=int, default=None, metavar="N",
                     help="docs per variant (default: the session's diagnosis.limit; 0 = all)")
-    dg.add_argument("--report", type=Path, default=Path("scoregap-report"), metavar="DIR",
-                    help="where to write report.md, report.html, report.json (default: ./scoregap-report)")
+    dg.add_argument("--report", type=Path, default=None, metavar="DIR",
+                    help="where to write report.md, report.html, report.json and the lm-eval task YAML "
+                         "(default: ./scoregap-report/SESSION, SESSION being the session file's name)")
     dg.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_common(dg)
 
@@ -107,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--reveal", action="store_true", help="with --list: show each scenario's planted causes")
     demo.add_argument("--headless", action="store_true", help="run the diagnosis without the terminal app")
-    demo.add_argument("--report", type=Path, default=None, metavar="DIR", help="where to write the reports")
+    demo.add_argument("--report", type=Path, default=None, metavar="DIR",
+                      help="where to write the reports (default: ./scoregap-report/NAME)")
     _add_common(demo)
 
     bm = sub.add_parser(
@@ -283,11 +285,11 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return run_diagnosis(session, limit, args.report, _cache(args), args.quiet, args.debug)
 
 
-def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, debug: bool = False) -> int:
+def run_diagnosis(session, limit: int, report_dir: Path | None, cache, quiet: bool, debug: bool = False) -> int:
     from scoregap.checks import CHECKS
-    from scoregap.engine.reports import markdown
+    from scoregap.engine.reports import default_folder, located
     from scoregap.engine.run import DiagnosisRun
-    from scoregap.tui.console import ConsoleEvents
+    from scoregap.tui.console import ConsoleEvents, report_summary, terminal_width
 
     def fatal() -> BaseException | None:
         """A fault of the result cache, even one the engine caught as a variant that cannot run:
@@ -301,9 +303,9 @@ def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, deb
     report = run.run_all()
     if (problem := fatal()) is not None:
         raise problem
-    paths = run.write_reports(report_dir)
-    print(markdown(report).split("## Checks")[0].rstrip())
-    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    directory = report_dir or default_folder(session.path)
+    paths = run.write_reports(directory)
+    print(report_summary(located(report, directory), paths, terminal_width(sys.stdout)))
     return 0
 
 

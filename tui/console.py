@@ -25,10 +25,25 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from scoregap.engine.checks_api import CheckResult, Finding
 from scoregap.engine.events import COMPUTING, READING_CACHE, NullEvents, ProgressInfo, Step, Summary
+from scoregap.engine.lmeval_export import shell_lines
+from scoregap.engine.report_formats import (
+    alternatives_lines,
+    ci_text,
+    closes_text,
+    numbering,
+    p_text,
+    pct,
+    runs_lines,
+    score_text,
+    signed,
+    unexplained_line,
+    verdict_line,
+)
 from scoregap.tui.progress_line import SEP, clock, cut, line, times, where
 
 HEARTBEAT = 60.0
@@ -184,3 +199,50 @@ class ConsoleEvents(NullEvents):
             self.shown = False
         self._stop_if_fatal()
 
+
+def shown_path(path: Path) -> str:
+    """A path as the user can use it from here: relative when it is under the current folder."""
+    try:
+        return str(path.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def report_summary(m: dict[str, Any], written: list[Path], width: int = 80) -> str:
+    """What `scoregap diagnose` prints when it is done (stdout), in paragraphs wrapped between
+    words to `width`: the verdict, the causes, what stays unexplained, the lm-eval command that
+    reproduces the reconciled setup (with the path of its task YAML), and the files written."""
+    out = [wrap(verdict_line(m), width, "", "  ")]
+    for text in runs_lines(m):
+        out.append(wrap(text, width, "- ", "  "))
+    out.append(wrap(f"Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {m['noise_floor']['basis']}",
+                    width, "", "  "))
+    if m.get("outputs"):
+        out.append(wrap(f"Your outputs: {m['outputs']['text']}", width, "", "  "))
+    for fact in m.get("untested_facts", []):
+        out.append(wrap(f"Stated but not testable: {fact['why']}", width, "", "  "))
+    causes = [r for r in m["ranking"] if r["cause"]]
+    out.append("\nRanked causes:" if causes else "\nNo check explained the gap significantly.")
+    n = m["yours"]["n"]
+    for label, r in zip(numbering(causes), causes):
+        alike = f" (or {' / '.join(r['alike'])})" if r.get("alike") else ""
+        after = f" (after {', '.join(r['after'])})" if r.get("after") else ""
+        out.append(wrap(f"{label:>3}  {r['check']}: {r['variant']}{alike}{after}", width, "", "       "))
+        out.append(wrap(f"{signed(r['delta'])} points {ci_text(r['ci'])}, closes {closes_text(r)}, "
+                        f"p {p_text(r['p'])}, score {score_text(r, n)}", width, "       ", "       "))
+    for text in alternatives_lines(m):
+        out.append(wrap(text.replace("**", ""), width, "", "  "))
+    if m.get("unexplained"):
+        out.append(wrap(unexplained_line(m), width, "", "  "))
+    if m["reconciliation"] and m["reconciliation"]["shapley"]:
+        split = ", ".join(f"{k} {signed(v)}" for k, v in m["reconciliation"]["shapley"].items())
+        out.append(wrap(f"Shapley split of the gap (points): {split}.", width, "", "  "))
+    r = m["reproduce"]
+    out.append("")
+    out.append(wrap(f"Reproduce in lm-eval (its task YAML: {shown_path(Path(r['lm_eval_task_file']))}):"
+                    if r.get("lm_eval_task_file") else "Reproduce in lm-eval:", width, "", "  "))
+    out.append(shell_lines(r["lm_eval"], width - 1))
+    if r["lm_eval_differs"]:
+        out.append(wrap("lm-eval cannot express: " + "; ".join(r["lm_eval_differs"]), width, "", "  "))
+    out += ["", "Wrote:"] + [f"  {shown_path(p)}" for p in written]
+    return "\n".join(out)

@@ -51,6 +51,8 @@ async def _test_screens_ask_the_app_with_messages_and_the_pane_shows_your_output
         await pilot.press("g")
         await settle(app, pilot)
         assert app.report is not None and app.report["outputs"]["doubled_bos"] == 40
+        # The report folder the save dialog offers: beside the work, per session (never a cache folder).
+        assert app.default_report_dir() == Path.cwd() / "scoregap-report" / "session"
 
 
 def test_screens_ask_the_app_with_messages_and_the_pane_shows_your_outputs(tmp_path: Path) -> None:

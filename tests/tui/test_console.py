@@ -1,10 +1,13 @@
-"""Headless output that fits a terminal (issue 15, finding 6): `scoregap diagnose` draws one line
-per phase cut to the terminal's width and naming the check and the variant, writes plain lines
-when its output is not a terminal, and lets no library warning through."""
+"""Headless output that fits a terminal (issue 15, findings 6 and 8): `scoregap diagnose` draws one
+line per phase cut to the terminal's width and naming the check and the variant, writes plain
+lines when its output is not a terminal, lets no library warning through, and writes the lm-eval
+task YAML into the report folder (./scoregap-report/<session> unless told) with the command that
+reads it."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -71,6 +74,37 @@ def fake_session(tmp_path: Path) -> Path:
     theirs = write_setup(tmp_path / "reference.toml", task)
     return write_session(tmp_path / "my-session.toml", model, mine, reported_setup=theirs,
                          checks=("seed", "metric", "prompt"), cache_dir=tmp_path / "cache")
+
+
+def test_diagnose_writes_the_task_yaml_beside_the_report_and_the_command_that_reads_it(
+        tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from scoregap.tui.cli import main
+
+    session = fake_session(tmp_path)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["diagnose", str(session), "--cache-dir", str(tmp_path / "cache")]) == 0
+    out, err = capsys.readouterr()
+    folder = work / "scoregap-report" / "my-session"            # the default: beside the work, per session
+    report = json.loads((folder / "report.json").read_text())
+    task = report["reproduce"]["lm_eval_task"]
+    yaml_file = folder / "lm-eval-task" / f"{task}.yaml"
+    assert report["reproduce"]["lm_eval_task_file"] == str(yaml_file)
+    assert json.loads(yaml_file.read_text())["task"] == task   # JSON is YAML
+    include = f"--include_path {yaml_file.parent}"
+    assert include in report["reproduce"]["lm_eval"]
+    md = (folder / "report.md").read_text()
+    assert "TASK_DIR" not in md and str(yaml_file) in md and include in md.replace(" \\\n    ", " ")
+    assert f"```yaml\n{yaml_file.read_text().rstrip()}\n```" in md
+    html_text = (folder / "report.html").read_text()
+    assert str(yaml_file) in html_text and "TASK_DIR" not in html_text
+    # stderr is not a terminal here: plain lines, one per step, naming the check and the variant.
+    assert "\r" not in err and "check 3/3 prompt · variant 1/" in err
+    # stdout fits 80 columns (a path longer than a line gets a line of its own, never cut).
+    assert all(len(line) <= 80 or " " not in line.strip(" \\") for line in out.splitlines())
+    assert "  scoregap-report/my-session/report.md" in out.splitlines()
+    assert "  scoregap-report/my-session/lm-eval-task/" + f"{task}.yaml" in out.splitlines()
 
 
 def test_no_library_warning_reaches_the_terminal(tmp_path: Path) -> None:
