@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from scoregap.engine.events import Outlook, Step
+from scoregap.engine.events import CONCLUDING, Outlook, Step
 
 SETTLED = 1.0
 """Seconds of a phase before its time left is estimated (the first batch's start is no pace)."""
@@ -78,7 +78,7 @@ class Pace:
         at = (step.index - 1 + within) / step.total if step.total else 0.0
         self.fraction = max(self.fraction, min(at, 1.0))
         index = self.checks.index(step.check) + 1 if step.check in self.checks else 0
-        phase_eta = self._phase_eta(now)
+        phase_eta = None if step.check == CONCLUDING else self._phase_eta(now)   # its steps are not known ahead
         return Outlook(index, len(self.checks), self.fraction, phase_eta, self._run_eta(now, phase_eta))
 
     def _phase_eta(self, now: float) -> float | None:

@@ -169,6 +169,8 @@ class ConsoleEvents(NullEvents):
             self._write(where(info) + (SEP + ahead if ahead else ""), now)
         if new_stage and info.stage not in (READING_CACHE, COMPUTING):
             self._write(f"  {info.stage}", now)
+        elif new_stage:
+            self.noted = now      # a heartbeat counts from when the computing began
         elif info.stage == COMPUTING and info.total and now - self.noted >= HEARTBEAT:
             self._write(f"  {info.done}/{info.total} requests, {info.rate:.1f}/s", now)
 

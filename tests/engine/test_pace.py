@@ -13,6 +13,7 @@ from fakeworld import write_fake_model, write_mc_task, write_session, write_setu
 
 from scoregap.checks import CHECKS
 from scoregap.engine.events import (
+    CONCLUDING,
     FINGERPRINTING,
     LOADING_TOKENIZER,
     MEASURING,
@@ -71,6 +72,9 @@ def test_the_fraction_never_goes_back_and_the_times_left_come_from_the_pace() ->
     third = pace.observe(Step("template", "x", 1, 3))
     assert (third.check, third.checks) == (3, 3)
     assert third.run_eta == third.phase_eta               # nothing waits after the last check
+    pace.plan([])
+    # The conclusions' steps are not known ahead (later rounds, floors): no time left is made up.
+    assert pace.observe(Step(CONCLUDING, "the fixes together", 1, 1)).phase_eta is None
 
 
 def test_loading_is_left_out_of_the_pace() -> None:
