@@ -80,18 +80,18 @@ def bar(fraction: float, width: int) -> str:
 
 def line(info: ProgressInfo, width: int) -> str:
     """One line of at most `width` columns: the place, how far the phase is (a bar and a
-    percentage), what the engine does, the time left. To give the place its room (up to `PLACE`
-    columns), the rate goes first, then the bar, then the run's time left; then the place is cut
-    short with an ellipsis."""
+    percentage), what the engine does, the time left. The place is shown whole if dropping the
+    rate, then the bar, makes room for it; else it keeps at least `PLACE` columns, the run's time
+    left going too if need be, and is cut short with an ellipsis."""
     place = where(info)
-    need = min(len(place), PLACE)
     percent = f"{int(100 * info.outlook.fraction)}%"
+    options = []
     for rate, run, with_bar in ((True, True, True), (False, True, True), (False, True, False), (False, False, False)):
         head = f" [{bar(info.outlook.fraction, 10)}] {percent:>4} " if with_bar else SEP + percent + SEP
         right = SEP.join(p for p in (doing(info, rate), times(info, run)) if p)
-        room = width - len(head) - len(right)
-        if room >= need:
-            break
+        options.append((head, right, width - len(head) - len(right)))
+    whole = [o for o in options[:3] if o[2] >= len(place)]            # the run's time left is kept for it
+    head, right, room = (whole or [o for o in options if o[2] >= min(len(place), PLACE)] or options[-1:])[0]
     if room <= 0:
         return cut(right, width)
     return cut(place, room).ljust(room) + head + right

@@ -4,8 +4,9 @@ check, or measuring: it never goes back), and what the engine does with the time
 ETA 2:10, all 14:05"). The worker posts `ProgressUpdate` messages (toolong style); this widget only
 shows the latest one. The words are tui/progress_line.py's, shared with `scoregap diagnose`.
 
-To give the place its room in a narrow terminal, the numbers drop what the rest already says, in
-this order: the rate, the percentage (the bar and the sidebar show it), the run's time left.
+To give the place its room in a narrow terminal, the numbers drop what the rest already says:
+the rate, then the percentage (the bar and the sidebar show it); the run's time left goes only
+if the place would keep fewer than `PLACE` columns.
 """
 
 from __future__ import annotations
@@ -45,16 +46,20 @@ class RunProgress(Horizontal):
         place = where(info)
         self.query_one("#stage", Static).update(place)
         self.query_one("#bar", ProgressBar).update(total=1000, progress=int(1000 * fraction))
-        self.query_one("#numbers", Static).update(" " + self.numbers(info, min(len(place), PLACE)))
+        self.query_one("#numbers", Static).update(" " + self.numbers(info, len(place)))
 
     def numbers(self, info: ProgressInfo, place: int) -> str:
-        """The first of the fuller to the barer texts that leaves the place `place` columns."""
-        room = self.content_size.width - BAR - 2 - place
+        """The fullest text that keeps the run's time left and leaves the whole place its room,
+        else the fullest that leaves it `PLACE` columns, else the barest."""
+        room = self.content_size.width - BAR - 2
         percent = f"{int(100 * info.outlook.fraction)}%"
         options = [(percent, doing(info, rate=True), times(info)), (percent, doing(info, rate=False), times(info)),
                    (doing(info, rate=False), times(info)), (doing(info, rate=False), times(info, run=False))]
         texts = [SEP.join(p for p in option if p) for option in options]
-        return next((t for t in texts if len(t) <= room), texts[-1]) if self.content_size.width else texts[0]
+        if not self.content_size.width:
+            return texts[0]
+        whole = [t for t in texts[:3] if len(t) <= room - place]             # the run's time left is kept for it
+        return (whole or [t for t in texts if len(t) <= room - min(place, PLACE)] or texts[-1:])[0]
 
     def on_resize(self, event: Resize) -> None:
         if self.info is not None:
