@@ -7,7 +7,8 @@ repeat of the noise floor): a phase of m steps is `(i - 1 + batch fraction) / m`
 fraction never goes back. The time left is read off the pace so far:
 
 - the phase (measuring, one check): the steps it has left, at its own seconds per step once it
-  finished one, and at the run's until then;
+  finished one, and at the run's until then; never less than the batch in flight still needs at
+  its own rate (steps the cache answered make a pace that a computed step does not keep);
 - the run: the phase's time left, plus every step of the checks not started yet (their variants
   are counted before they run) at the seconds per step of every phase so far.
 
@@ -63,10 +64,13 @@ class Pace:
             self.steps_done += self.fraction * self.steps
         self.phase = None
 
-    def observe(self, step: Step, done: int = 0, total: int = 0, loading: bool = False) -> Outlook:
+    def observe(self, step: Step, done: int = 0, total: int = 0, loading: bool = False,
+                batch_left: float | None = None) -> Outlook:
         """Where the run stands now that `step` has `done` of `total` requests computed;
         `loading`: the engine starts loading something (the time until the next observation is
-        left out of the pace)."""
+        left out of the pace); `batch_left`: the seconds the batch in flight still needs at its
+        own rate (the phase has at least that left, whatever its steps so far cost: steps the
+        cache answered make a fast pace that a computed one does not keep)."""
         now = self.clock()
         if step.check != self.phase:
             self.close()
@@ -79,6 +83,8 @@ class Pace:
         self.fraction = max(self.fraction, min(at, 1.0))
         index = self.checks.index(step.check) + 1 if step.check in self.checks else 0
         phase_eta = None if step.check == CONCLUDING else self._phase_eta(now)   # its steps are not known ahead
+        if phase_eta is not None and batch_left is not None:
+            phase_eta = max(phase_eta, batch_left)
         return Outlook(index, len(self.checks), self.fraction, phase_eta, self._run_eta(now, phase_eta))
 
     def _phase_eta(self, now: float) -> float | None:

@@ -98,9 +98,11 @@ class _StepProgress:
 
     def _send(self, finished: bool = False) -> None:
         step = self.run.diagnosis.step
-        outlook = self.run.outlook(step, self.done, self.total, is_loading(self.doing))
-        self.run.events.progress(ProgressInfo(step, self.label, self.done, self.total,
-                                              time.perf_counter() - self.began, finished, self.doing, outlook))
+        elapsed = time.perf_counter() - self.began
+        left = (self.total - self.done) * elapsed / self.done if self.doing == COMPUTING and self.done else None
+        outlook = self.run.outlook(step, self.done, self.total, is_loading(self.doing), left)
+        self.run.events.progress(ProgressInfo(step, self.label, self.done, self.total, elapsed, finished,
+                                              self.doing, outlook))
 
 
 class DiagnosisRun:
@@ -178,7 +180,8 @@ class DiagnosisRun:
             self._variant_counts[check_id] = n
         return self._variant_counts[check_id]
 
-    def outlook(self, step: Step, done: int = 0, total: int = 0, loading: bool = False) -> Outlook:
+    def outlook(self, step: Step, done: int = 0, total: int = 0, loading: bool = False,
+                batch_left: float | None = None) -> Outlook:
         """Where the run stands (engine/pace.py), with the variants of the checks asked for counted
         as soon as they can be."""
         for check_id in self.pace.checks:
@@ -186,7 +189,7 @@ class DiagnosisRun:
                 n = self.variant_count(check_id)
                 if n is not None:
                     self.pace.count(check_id, n)
-        return self.pace.observe(step, done, total, loading)
+        return self.pace.observe(step, done, total, loading, batch_left)
 
     def cancel(self) -> None:
         """Stop the step in flight after its current batch (safe from any thread)."""

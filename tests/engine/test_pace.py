@@ -72,6 +72,9 @@ def test_the_fraction_never_goes_back_and_the_times_left_come_from_the_pace() ->
     third = pace.observe(Step("template", "x", 1, 3))
     assert (third.check, third.checks) == (3, 3)
     assert third.run_eta == third.phase_eta               # nothing waits after the last check
+    # A batch in flight that needs longer than the steps so far suggest (they were cached) sets the floor.
+    clock.now = 46.0
+    assert pace.observe(Step("template", "x", 1, 3), 10, 100, batch_left=300.0).phase_eta == 300.0
     pace.plan([])
     # The conclusions' steps are not known ahead (later rounds, floors): no time left is made up.
     assert pace.observe(Step(CONCLUDING, "the fixes together", 1, 1)).phase_eta is None
