@@ -15,9 +15,9 @@ fraction never goes back. The time left is read off the pace so far:
 Time spent loading (the tokenizer, the model: once per run) is left out of the pace: it would
 make the first step look like every step. Steps differ (a measuring step runs every doc, a
 variant often stops at 60, a re-reading costs nothing), so both are estimates that improve as the
-run goes; until a phase has made progress for a second, its time left is None and nothing is
-shown. Pure arithmetic on a clock: the run
-(engine/run.py) feeds it, the front ends show its `Outlook`.
+run goes; with no pace to go by yet (the first phase's first second), the time left is None and
+nothing is shown. Pure arithmetic on a clock: the run (engine/run.py) feeds it, the front ends
+show its `Outlook`.
 """
 
 from __future__ import annotations
