@@ -282,7 +282,7 @@ def markdown(m: dict[str, Any]) -> str:
     out += ["", lmeval_intro(m, code=code_span, plain=md), ""]
     out += fence(shell_lines(m["reproduce"]["lm_eval"]), "sh")
     if m["reproduce"].get("lm_eval_task_yaml"):
-        out += ["", f"The task YAML{md(' (' + _task_name(m) + ')') if _task_name(m) else ''}:", ""]
+        out += ["", f"The task YAML ({code_span(_task_name(m))}):" if _task_name(m) else "The task YAML:", ""]
         out += fence(m["reproduce"]["lm_eval_task_yaml"].rstrip(), "yaml")
     if m["reproduce"]["lm_eval_differs"]:
         out += ["", "lm-eval cannot express: " + md("; ".join(m["reproduce"]["lm_eval_differs"]))]

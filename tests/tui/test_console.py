@@ -96,7 +96,7 @@ def test_diagnose_writes_the_task_yaml_beside_the_report_and_the_command_that_re
     assert include in report["reproduce"]["lm_eval"]
     md = (folder / "report.md").read_text()
     assert "TASK_DIR" not in md and str(yaml_file) in md and include in md.replace(" \\\n    ", " ")
-    assert f"```yaml\n{yaml_file.read_text().rstrip()}\n```" in md
+    assert f"The task YAML (`{yaml_file.name}`):\n\n```yaml\n{yaml_file.read_text().rstrip()}\n```" in md
     html_text = (folder / "report.html").read_text()
     assert str(yaml_file) in html_text and "TASK_DIR" not in html_text
     # stderr is not a terminal here: plain lines, one per step, naming the check and the variant.
