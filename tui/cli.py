@@ -174,9 +174,11 @@ def _fail(message: str) -> int:
     return 2
 
 
-QUIET_LIBRARIES = {"TORCH_CPP_LOG_LEVEL": "ERROR", "TRANSFORMERS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1"}
+QUIET_LIBRARIES = {"TORCH_CPP_LOG_LEVEL": "ERROR", "TRANSFORMERS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+                   "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
 """Set before torch or transformers is imported, unless the user set them: torch's C++ warnings
-(the NUMA binding notice of vLLM's CPU build) and transformers' advice are for their developers."""
+(the NUMA binding notice of vLLM's CPU build) and transformers' advice are for their developers,
+and their progress bars ("Writing model shards" as the demo model is built) draw over ours."""
 
 
 def quiet_libraries() -> None:
@@ -265,7 +267,7 @@ def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None
           f"{engine.calls.total} model calls, {engine.calls.cached} cached, {ev.seconds:.1f} s)")
     if out is not None:
         write_eval(ev, model, env, out)
-        print(f"wrote {out / 'results.json'} and {out / 'samples.jsonl'}")
+        print(f"wrote\n  {out / 'results.json'}\n  {out / 'samples.jsonl'}")   # a path is never wrapped mid-name
     return 0
 
 
