@@ -32,7 +32,16 @@ from scoregap.engine.checks_api import (
 )
 from scoregap.engine.errors import InputError
 from scoregap.engine.evaluate import Engine, Evaluation
-from scoregap.engine.events import CONCLUDING, MEASURING, Events, NullEvents, Step, Summary
+from scoregap.engine.events import (
+    CONCLUDING,
+    LOADING_TOKENIZER,
+    MEASURING,
+    READING_CACHE,
+    Events,
+    NullEvents,
+    Step,
+    Summary,
+)
 from scoregap.engine.presets import presets_for
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.prompts import PromptBuilder, probe_chat
@@ -92,14 +101,20 @@ class Diagnosis:
                             presets=presets_for(self.yours.task.kind, self.session.yours.task.benchmark),
                             backends=self.backends)
 
-    def set_step(self, check: str, name: str, index: int, total: int) -> None:
-        self.step = Step(check, name, index, total)
+    def set_step(self, check: str, name: str, index: int, total: int, part: str = "") -> None:
+        """A new step: said to the events, and as progress (its prompts are planned and the cache
+        read first; a step the cache answers whole sends no other progress)."""
+        self.step = Step(check, name, index, total, part)
         self.events.step(self.step)
+        self.engine.progress.stage(READING_CACHE)
 
     def measure(self) -> None:
         yours = self.session.yours
         planned = noise.repeats(yours, _pool(load_task(yours.task, setup_source=yours.source)))
-        self.set_step(MEASURING, "your setup", 1, len(planned) + 1)
+        self.set_step(MEASURING, "your setup", 1, len(planned) + 1, "your setup")
+        if not self.engine.has_tokenizer(yours.loading):   # the diagnosis needs it (run_evidence); the
+            self.engine.progress.stage(LOADING_TOKENIZER)  # first load imports the backend's libraries
+            self.engine.tokenizer(yours.loading)
         self.yours = self.engine.evaluate(yours, self.limit)
         self.events.scored(self.yours.result.score, self.session.reported_score, self.yours.result.n)
         self.runs = run_evidence(self.session, self.yours, self.checks, self.engine.tokenizer(yours.loading))
@@ -109,7 +124,7 @@ class Diagnosis:
         base = self.values(self.yours)
         runs: dict[str, list[float]] = {}
         for i, variant in enumerate(planned, start=2):
-            self.set_step(MEASURING, variant.name, i, len(planned) + 1)
+            self.set_step(MEASURING, variant.name, i, len(planned) + 1, noise.part(variant))
             try:
                 runs[variant.name] = self.variant_values(variant, None)[0]
             except CacheError:
@@ -249,7 +264,7 @@ class Diagnosis:
         planned = noise.repeats(base.setup, _pool(base.task))
         runs: dict[str, list[float]] = {}
         for i, variant in enumerate(planned, start=1):
-            self.set_step(CONCLUDING, f"noise floor at {where}: {variant.name}", i, len(planned))
+            self.set_step(CONCLUDING, f"noise floor at {where}: {variant.name}", i, len(planned), noise.part(variant))
             try:
                 runs[variant.name] = self.variant_values(variant, None, base, transform)[0]
             except CacheError:

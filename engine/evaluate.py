@@ -7,7 +7,8 @@ calls it made (tests and reports use `calls`).
 
 Rendering a prompt needs the tokenizer (its chat template) but never the weights: the engine keeps
 one tokenizer per model for that, so a fully cached evaluation, or the prompt shown in the app,
-loads no model at all. `model_input` is the one way front ends see what the model is fed.
+loads no model at all. `model_input` is the one way front ends see what the model is fed. Loading
+the model is said through `Progress.stage` before it starts.
 
 Only trustworthy numbers are stored. A backend that meets NaN or inf logits, or an input longer
 than the model's window, raises for the first affected request of its batch; the engine, which
@@ -29,6 +30,7 @@ from scoregap.engine.backends import get_backend
 from scoregap.engine.backends.base import Backend
 from scoregap.engine.cache import Cache
 from scoregap.engine.errors import InputError
+from scoregap.engine.events import loading_model
 from scoregap.engine.model import BackendPool, ModelRef
 from scoregap.engine.progress import NullProgress, Progress
 from scoregap.engine.requests import (
@@ -112,6 +114,9 @@ class Engine:
             *(f"{key}={getattr(loading, key)}" for key in cls.scope_keys),
         ])
 
+    def has_tokenizer(self, loading: LoadingSpec) -> bool:
+        return (loading.backend, loading.trust_remote_code) in self._tokenizers
+
     def tokenizer(self, loading: LoadingSpec) -> Any:
         """The model's tokenizer for rendering prompts (loaded once; not the backend's own)."""
         key = (loading.backend, loading.trust_remote_code)
@@ -166,6 +171,8 @@ class Engine:
         missing = [r for k, r in unique.items() if k not in results]
         if not missing:
             return results
+        if not self.pool.holds(self.model, loading):
+            self.progress.stage(loading_model(loading.backend))
         backend = self.backend(loading)
         self.progress.start(label, len(missing))
         try:

@@ -8,8 +8,15 @@ check could not run. `progress` carries the request-level progress of the curren
 headless command line prints them, the app posts them as messages, tests record them.
 
 The check travels as a field (`Step.check`, `check_finished(result)`): nothing is parsed back out
-of a display string. `Step.check` is '' while your setup and the noise floor are measured, and
-`CONCLUDING` while the fixes are applied together.
+of a display string. `Step.check` is `OPENING` while the model's files are fingerprinted (once per
+cache: later openings read the digests back), '' while your setup and the noise floor are
+measured, and `CONCLUDING` while the fixes are applied together.
+
+Every `ProgressInfo` says what the engine is doing (`stage`: reading the cache, loading the model,
+computing) and carries an `Outlook`: the check's place in the run, how far the phase is (never
+going back, unlike one batch's done/total), and the time left in the phase and in the whole run,
+estimated from the pace so far (engine/pace.py). A step the cache answers whole computes nothing,
+yet still sends one `ProgressInfo` (stage `READING_CACHE`), so a front end always shows what runs.
 """
 
 from __future__ import annotations
@@ -19,8 +26,26 @@ from typing import Any, Protocol
 
 from scoregap.engine.checks_api import CheckResult, Finding
 
+OPENING = "open"
 MEASURING = ""
 CONCLUDING = "conclude"
+
+FINGERPRINTING = "fingerprinting the model's files"
+READING_CACHE = "reading the cache"      # a step starts: its prompts are planned, the cache answers what it can
+LOADING_TOKENIZER = "loading the tokenizer"   # the first step: it imports the backend's libraries
+COMPUTING = "computing"                  # the model answers what the cache lacks (done/total counts these)
+
+
+LOADING_PREFIX = "loading the "
+
+
+def loading_model(backend: str) -> str:
+    return f"{LOADING_PREFIX}model ({backend})"
+
+
+def is_loading(stage: str) -> bool:
+    """Whether the engine is loading something (a wait that says nothing of the run's pace)."""
+    return stage == FINGERPRINTING or stage.startswith(LOADING_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -31,6 +56,18 @@ class Step:
     name: str           # "your setup", "few-shot seed 1235", "labels (a)"
     index: int          # 1-based position among the phase's steps
     total: int          # steps in the phase (known in advance; later rounds add more)
+    part: str = ""      # while measuring, which part: "your setup", "seed repeats", "batch-size repeat"
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Where the run stands and what is left of it, from the pace so far (engine/pace.py)."""
+
+    check: int = 0                   # the check's place among the checks the run was asked for (0: none)
+    checks: int = 0                  # how many checks the run was asked for
+    fraction: float = 0.0            # how far the phase (measuring, one check) is, 0 to 1; never goes back
+    phase_eta: float | None = None   # seconds left in the phase; None until there is a pace to go by
+    run_eta: float | None = None     # seconds left until every check asked for is done; None: not known
 
 
 @dataclass(frozen=True)
@@ -41,6 +78,8 @@ class ProgressInfo:
     total: int
     elapsed: float      # seconds since this batch of requests started
     finished: bool = False
+    stage: str = COMPUTING               # FINGERPRINTING, READING_CACHE, LOADING_TOKENIZER, loading_model(...), COMPUTING
+    outlook: Outlook = field(default_factory=Outlook)
 
     @property
     def rate(self) -> float:

@@ -8,6 +8,9 @@ turn. `LmEvalExport.unsupported` lists what would differ; an export with an empt
 the same (the parity test holds it to that).
 
 The YAML is written as JSON, which YAML parsers read as it is, so no string needs YAML escaping.
+A report writes it into its folder (`TASK_FOLDER`) and names that folder in the command
+(`with_include_path`); `shell_lines` lays the command out in lines that fit a width, broken
+between arguments only, so a copied command still runs and a path is never cut.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import Task
 
 MAX_LABELS = 26
+TASK_DIR = "TASK_DIR"          # the --include_path of a command whose task YAML is not written yet
+TASK_FOLDER = "lm-eval-task"   # a report folder's subfolder that holds the task YAML (and nothing else)
 
 
 def safe_name(text: str) -> str:
@@ -49,7 +54,7 @@ class LmEvalExport:
         path.write_text(self.yaml(), encoding="utf-8")
         return path
 
-    def command(self, include_path: str = "TASK_DIR") -> str:
+    def command(self, include_path: str = TASK_DIR) -> str:
         model_args = ",".join(f"{k}={v}" for k, v in self.model_args.items())
         parts = ["lm-eval", "run", "--model", "hf", "--model_args", model_args,
                  "--tasks", self.task_name, "--include_path", include_path,
@@ -174,3 +179,33 @@ def export(setup: Setup, task: Task, *, model: str, limit: int = 0, name: str = 
         "limit": limit or setup.task.limit or None,
     }
     return LmEvalExport(task_name, config, model_args, run_args, tuple(unsupported))
+
+
+def with_include_path(command: str, folder: str) -> str:
+    """`command` (an `lm-eval run` line) with its --include_path set to `folder`."""
+    argv = shlex.split(command)
+    if "--include_path" in argv:
+        argv[argv.index("--include_path") + 1] = folder
+    return shlex.join(argv)
+
+
+def shell_lines(command: str, width: int = 80) -> str:
+    """A shell command in lines of at most `width` columns where the arguments allow, continued
+    with a backslash; an option stays with its value, and nothing is ever cut inside an argument
+    (a path longer than the width gets a line of its own)."""
+    argv = [shlex.quote(a) for a in shlex.split(command)]
+    pieces: list[str] = []
+    for arg in argv:
+        pair = pieces[-1] + " " + arg if pieces else ""
+        if (pieces and pieces[-1].startswith("--") and " " not in pieces[-1] and not arg.startswith("--")
+                and len(pair) + 6 <= width):
+            pieces[-1] = pair
+        else:
+            pieces.append(arg)
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) + 2 <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append(("    " if lines else "") + piece)
+    return " \\\n".join(lines)

@@ -131,6 +131,10 @@ class BackendPool:
         keys = get_backend(loading.backend).load_keys
         return (model.fingerprint, loading.backend, *(getattr(loading, k) for k in keys))
 
+    def holds(self, model: ModelRef, loading: LoadingSpec) -> bool:
+        """Whether `get` would answer without loading anything."""
+        return self.key(model, loading) in self._loaded
+
     def close(self, key: tuple) -> None:
         backend = self._loaded.pop(key)
         close = getattr(backend, "close", None)

@@ -73,6 +73,18 @@ def repeats(setup: Setup, pool: int) -> list[Variant]:
     return out
 
 
+PARTS = {"fewshot.seed": "few-shot seed repeats", "generation.seed": "sampling seed repeats",
+         "fewshot.order": "shot-order repeats", "fewshot.sampler": "another-shot repeats",
+         "loading.batch_size": "batch-size repeat"}
+"""What each kind of repeat is called where the floor's progress is shown (by the key it changes first)."""
+
+
+def part(variant: Variant) -> str:
+    """Which part of the noise floor a repeat measures ("few-shot seed repeats", "batch-size repeat")."""
+    first = variant.changes[0][0] if variant.changes else ""
+    return PARTS.get(first, "repeats")
+
+
 @dataclass(frozen=True)
 class Floor:
     """The noise floor and what it was measured from."""

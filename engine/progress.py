@@ -2,7 +2,8 @@
 
 The engine never draws anything: it tells a `Progress` how far it got, and asks it whether the
 user cancelled. The command line (a stderr bar), the Textual app (messages to widgets) and the
-tests (recorders) each implement it.
+tests (recorders) each implement it. `stage` says what happens while no request is being computed
+(reading the cache, loading the tokenizer or the model), so nothing looks stuck at 0/0.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ class Cancelled(Exception):
 
 
 class Progress(Protocol):
+    def stage(self, text: str) -> None: ...
+
     def start(self, label: str, total: int) -> None: ...
 
     def advance(self, n: int) -> None: ...
@@ -26,6 +29,9 @@ class Progress(Protocol):
 
 class NullProgress:
     """Reports nothing, never cancels."""
+
+    def stage(self, text: str) -> None:
+        pass
 
     def start(self, label: str, total: int) -> None:
         pass

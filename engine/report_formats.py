@@ -14,7 +14,10 @@ import difflib
 import html
 import json
 import re
+from pathlib import Path
 from typing import Any, Callable
+
+from scoregap.engine.lmeval_export import shell_lines
 
 
 def visible(text: str) -> str:
@@ -159,6 +162,30 @@ def lighteval_text(m: dict[str, Any], code: Callable[[str], str] = lambda t: t,
         plain(", ".join(r.get("lighteval_differs", [])) or "its task") + ")."
 
 
+def lmeval_intro(m: dict[str, Any], code: Callable[[str], str] = lambda t: t,
+                 plain: Callable[[str], str] = lambda t: t) -> str:
+    """Where the task YAML is, before the lm-eval command that reads it (`code` quotes the path)."""
+    path = m["reproduce"].get("lm_eval_task_file")
+    if path:
+        return plain("lm-evaluation-harness: the task YAML is written beside this report, at ") + code(path) + \
+            plain("; run:")
+    return plain("lm-evaluation-harness: write the task YAML below to a folder of its own, and give that folder "
+                 "as --include_path (TASK_DIR):")
+
+
+def code_span(text: str) -> str:
+    """`text` as Markdown inline code: delimited by more backticks than any run inside it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{' '.join(text.splitlines())}{pad}{ticks}"
+
+
+def _task_name(m: dict[str, Any]) -> str:
+    path = m["reproduce"].get("lm_eval_task_file")
+    return Path(path).name if path else ""
+
+
 def runs_lines(m: dict[str, Any]) -> list[str]:
     """What the session's runs show (report.json `runs`), as sentences; [] when it names none."""
     runs = m.get("runs") or {}
@@ -263,8 +290,11 @@ def markdown(m: dict[str, Any]) -> str:
     out += fence("\n".join(m["prompt_diff"]["diff"]) or "(identical)", "diff")
     out += ["", "## Reproduce the reported score", "", "scoregap setup:", ""]
     out += fence(m["reproduce"]["scoregap"].rstrip(), "toml")
-    out += ["", "lm-evaluation-harness (write the task YAML below to TASK_DIR):", ""]
-    out += fence(m["reproduce"]["lm_eval"], "sh")
+    out += ["", lmeval_intro(m, code=code_span, plain=md), ""]
+    out += fence(shell_lines(m["reproduce"]["lm_eval"]), "sh")
+    if m["reproduce"].get("lm_eval_task_yaml"):
+        out += ["", f"The task YAML ({code_span(_task_name(m))}):" if _task_name(m) else "The task YAML:", ""]
+        out += fence(m["reproduce"]["lm_eval_task_yaml"].rstrip(), "yaml")
     if m["reproduce"]["lm_eval_differs"]:
         out += ["", "lm-eval cannot express: " + md("; ".join(m["reproduce"]["lm_eval_differs"]))]
     out += ["", lighteval_text(m, code=lambda t: f"`{t}`", plain=md)]
@@ -349,7 +379,10 @@ pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head><body>
 <h2>Ranked causes</h2>{cause_table}{groups}{other_table}{unexplained}
 <h2>Checks</h2>{checks}
 <h2>Prompt: yours vs reconciled</h2><pre>{diff}</pre>
-<h2>Reproduce</h2><pre>{e(m['reproduce']['scoregap'])}</pre><pre>{e(m['reproduce']['lm_eval'])}</pre>
+<h2>Reproduce</h2><p>scoregap setup:</p><pre>{e(m['reproduce']['scoregap'])}</pre>
+<p>{lmeval_intro(m, code=lambda t: f"<code>{e(t)}</code>", plain=e)}</p><pre>{e(shell_lines(m['reproduce']['lm_eval']))}</pre>
+<p>The task YAML{e(' (' + _task_name(m) + ')') if _task_name(m) else ''}:</p><pre>{e(m['reproduce'].get('lm_eval_task_yaml', ''))}</pre>
+{('<p>lm-eval cannot express: ' + e('; '.join(m['reproduce']['lm_eval_differs'])) + '</p>') if m['reproduce']['lm_eval_differs'] else ''}
 <p>{lighteval_text(m, code=lambda t: f"<code>{e(t)}</code>", plain=e)}</p>
 <h2>How this was computed</h2><p>{e(m['screening'])}</p>
 <h2>Environment</h2><pre>{e(json.dumps(m['environment'], indent=2))}</pre>

@@ -7,6 +7,10 @@ varied, a prompt diff of your setup against the reconciled one, the exact setups
 environment and how to reproduce the reported number — into plain data. The writers in
 engine/report_formats.py only format it: the Markdown pastes into a GitHub issue, the HTML is
 one self-contained file (inline SVG, every model output and prompt escaped).
+
+`write_reports` writes the reports and, beside them, the lm-eval task YAML of the reconciled
+setup (`lm-eval-task/<task>.yaml`): every written report names that file, and its lm-eval command
+points `--include_path` at the folder, so reproducing is one copied command.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from scoregap.engine.diagnosis import Diagnosis
 from scoregap.engine.environment import environment
 from scoregap.engine.files import write_atomic
 from scoregap.engine.lighteval_export import lighteval_line
-from scoregap.engine.lmeval_export import export
+from scoregap.engine.lmeval_export import TASK_FOLDER, export, with_include_path
 from scoregap.engine.noise import Floor
 from scoregap.engine.ranking import agreement, is_cause
 from scoregap.engine.report_formats import html_report, markdown, prompt_diff
@@ -178,6 +182,8 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
     model["reproduce"] = {
         "scoregap": target.to_toml(),
         "lm_eval": ex.command(),
+        "lm_eval_task": ex.task_name,
+        "lm_eval_task_file": None,     # where write_reports wrote the YAML
         "lm_eval_task_yaml": ex.yaml(),
         "lm_eval_differs": list(ex.unsupported),
         "lighteval": light.line,
@@ -186,11 +192,34 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
     return model
 
 
+def default_folder(session_path: str | Path) -> Path:
+    """Where a session's reports go unless the user says: ./scoregap-report/<session file's name>
+    (beside the work, never in a hidden cache folder)."""
+    return Path("scoregap-report") / Path(session_path).stem
+
+
+def task_file(m: dict[str, Any], directory: Path) -> Path:
+    """Where the report in `directory` keeps its lm-eval task YAML."""
+    return directory.absolute() / TASK_FOLDER / f"{m['reproduce']['lm_eval_task']}.yaml"
+
+
+def located(m: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """The report model as written to `directory`: the task YAML's path filled in, and the
+    lm-eval command's --include_path pointing at its folder."""
+    path = task_file(m, directory)
+    reproduce = dict(m["reproduce"], lm_eval_task_file=str(path),
+                     lm_eval=with_include_path(m["reproduce"]["lm_eval"], str(path.parent)))
+    return {**m, "reproduce": reproduce}
+
+
 def write_reports(m: dict[str, Any], directory: Path, formats: Sequence[str] = FORMATS) -> list[Path]:
-    """report.md, report.html and report.json (or the chosen `formats` of them) in `directory`."""
+    """report.md, report.html and report.json (or the chosen `formats` of them) in `directory`,
+    and the lm-eval task YAML they name (lm-eval-task/<task>.yaml), the YAML last."""
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown report formats {unknown}; formats: {FORMATS}")
+    m = located(m, directory)
     texts = {"json": lambda: json.dumps(m, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
              "md": lambda: markdown(m), "html": lambda: html_report(m)}
-    return [write_atomic(directory / f"report.{name}", texts[name]()) for name in FORMATS if name in formats]
+    written = [write_atomic(directory / f"report.{name}", texts[name]()) for name in FORMATS if name in formats]
+    return written + [write_atomic(Path(m["reproduce"]["lm_eval_task_file"]), m["reproduce"]["lm_eval_task_yaml"])]

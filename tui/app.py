@@ -38,10 +38,10 @@ from textual.worker import Worker, WorkerState
 from scoregap.engine.cache import Cache
 from scoregap.engine.checks_api import CHECK_IDS
 from scoregap.engine.errors import InputError
-from scoregap.engine.events import MEASURING, ProgressInfo, Step
 from scoregap.engine.progress import Cancelled
 from scoregap.engine.run import readable
-from scoregap.profiles import PROFILES_DIR, scenarios
+from scoregap.profiles import scenarios
+from scoregap.tui.console import shown_path
 from scoregap.tui.screens.checklist import ChecklistScreen
 from scoregap.tui.screens.confirm_quit import ConfirmLeaveScreen, ConfirmQuitScreen
 from scoregap.tui.screens.error import ErrorScreen
@@ -287,13 +287,13 @@ class ScoregapApp(App[None]):
             if run.diagnosis is None or not run.diagnosis.measured:
                 with run.lock:
                     run.running = "measure"
-                post(ProgressUpdate(ProgressInfo(Step(MEASURING, "loading the model", 1, 1), "", 0, 0, 0.0)))
                 try:
                     if run.diagnosis is None:
                         run.diagnosis = DiagnosisRun.open(run.session, cache=self.cache, checks=CHECKS,
                                                           events=AppEvents(post), limit=run.limit)
                     if run.cancelled.is_set():
                         raise Cancelled()
+                    run.diagnosis.plan(run.planned())
                     run.diagnosis.measure()
                 except Cancelled:
                     run.clear()
@@ -309,6 +309,7 @@ class ScoregapApp(App[None]):
                     if item == CONCLUDE:
                         d.conclude()
                     else:
+                        d.plan(run.planned())
                         d.run_check(item)
                 except Cancelled:
                     run.clear()
@@ -447,11 +448,13 @@ class ScoregapApp(App[None]):
         return True
 
     def default_report_dir(self) -> Path:
+        """./scoregap-report/<session>, as `scoregap diagnose` writes it (a demo's too: never a
+        hidden cache folder)."""
         if self.report_dir is not None:
             return self.report_dir
-        if self.session_run and Path(self.session_run.session.path).resolve().is_relative_to(PROFILES_DIR):
-            return self.cache.directory / "demo-reports" / Path(self.session_run.session.path).stem
-        return Path.cwd() / "scoregap-report"
+        from scoregap.engine.reports import default_folder
+
+        return Path.cwd() / default_folder(self.session_run.session.path if self.session_run else "session")
 
     def save_report(self) -> None:
         if self.report is None:
@@ -469,7 +472,10 @@ class ScoregapApp(App[None]):
             except OSError as err:
                 self.push_screen(ErrorScreen("The report could not be written", f"{request.directory}: {err}"))
                 return
-            self.notify("Wrote " + ", ".join(str(p) for p in paths), timeout=8)
+            # The folder on a line of its own, as short as it can be said: a toast wraps a long
+            # path wherever the line ends, even inside a name.
+            names = ", ".join(str(p.absolute().relative_to(request.directory.absolute())) for p in paths)
+            self.notify(f"Wrote {names} in\n{shown_path(request.directory)}", timeout=8)
 
         self.push_screen(SaveReportScreen(self.default_report_dir()), write)
 

@@ -10,7 +10,8 @@
 
 Bad input of any kind (a setup, a task, a model path, an unusable result cache) is one paragraph
 on stderr and exit code 2; `--debug` shows the traceback instead. Heavy imports (torch,
-transformers) happen inside the commands, so `--help` is instant.
+transformers) happen inside the commands, so `--help` is instant, and `quiet_libraries` can keep
+the libraries' warnings off the terminal before they load.
 
 Stopping: Ctrl-C (SIGINT) and `kill` (SIGTERM, what a batch scheduler or `timeout` sends) both stop
 at once (the batch in flight is rolled back whole, every finished batch stays in the cache), say
@@ -81,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only these checks, comma-separated (default: the session's, else all nine)")
     dg.add_argument("--limit", type=int, default=None, metavar="N",
                     help="docs per variant (default: the session's diagnosis.limit; 0 = all)")
-    dg.add_argument("--report", type=Path, default=Path("scoregap-report"), metavar="DIR",
-                    help="where to write report.md, report.html, report.json (default: ./scoregap-report)")
+    dg.add_argument("--report", type=Path, default=None, metavar="DIR",
+                    help="where to write report.md, report.html, report.json and the lm-eval task YAML "
+                         "(default: ./scoregap-report/SESSION, SESSION being the session file's name)")
     dg.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_common(dg)
 
@@ -106,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("--reveal", action="store_true", help="with --list: show each scenario's planted causes")
     demo.add_argument("--headless", action="store_true", help="run the diagnosis without the terminal app")
-    demo.add_argument("--report", type=Path, default=None, metavar="DIR", help="where to write the reports")
+    demo.add_argument("--report", type=Path, default=None, metavar="DIR",
+                      help="where to write the reports (default: ./scoregap-report/NAME)")
     _add_common(demo)
 
     bm = sub.add_parser(
@@ -171,9 +174,30 @@ def _fail(message: str) -> int:
     return 2
 
 
+QUIET_LIBRARIES = {"TORCH_CPP_LOG_LEVEL": "ERROR", "TRANSFORMERS_VERBOSITY": "error", "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+                   "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+"""Set before torch or transformers is imported, unless the user set them: torch's C++ warnings
+(the NUMA binding notice of vLLM's CPU build) and transformers' advice are for their developers,
+and their progress bars ("Writing model shards" as the demo model is built) draw over ours."""
+
+
+def quiet_libraries() -> None:
+    """No library's warnings on the user's terminal (a deprecation inside transformers, torch or
+    vLLM is nothing the user can act on, and it tears the progress line or the app's screen),
+    unless the user asks for warnings (`python -W ...` or PYTHONWARNINGS)."""
+    import os
+    import warnings
+
+    for key, value in QUIET_LIBRARIES.items():
+        os.environ.setdefault(key, value)
+    if not sys.warnoptions:
+        warnings.simplefilter("ignore")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_libraries()
     if args.command is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):   # no terminal to draw the app in
             parser.print_help()
@@ -243,7 +267,7 @@ def run_eval(setup, model_name: str, revision: str, limit: int, out: Path | None
           f"{engine.calls.total} model calls, {engine.calls.cached} cached, {ev.seconds:.1f} s)")
     if out is not None:
         write_eval(ev, model, env, out)
-        print(f"wrote {out / 'results.json'} and {out / 'samples.jsonl'}")
+        print(f"wrote\n  {out / 'results.json'}\n  {out / 'samples.jsonl'}")   # a path is never wrapped mid-name
     return 0
 
 
@@ -263,26 +287,27 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return run_diagnosis(session, limit, args.report, _cache(args), args.quiet, args.debug)
 
 
-def run_diagnosis(session, limit: int, report_dir: Path, cache, quiet: bool, debug: bool = False) -> int:
+def run_diagnosis(session, limit: int, report_dir: Path | None, cache, quiet: bool, debug: bool = False) -> int:
     from scoregap.checks import CHECKS
-    from scoregap.engine.reports import markdown
+    from scoregap.engine.reports import default_folder, located
     from scoregap.engine.run import DiagnosisRun
-    from scoregap.tui.console import ConsoleEvents
+    from scoregap.tui.console import ConsoleEvents, report_summary, terminal_width
 
     def fatal() -> BaseException | None:
         """A fault of the result cache, even one the engine caught as a variant that cannot run:
         no report is written from a run whose results could not all be stored (exit 2)."""
         return getattr(cache, "failure", None)
 
-    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, events=ConsoleEvents(quiet, fatal=fatal),
-                            limit=limit, debug=debug)
-    print(f"measuring your setup on {run.engine.model.name} ...", file=sys.stderr)
+    events = ConsoleEvents(quiet, fatal=fatal)
+    events.say(f"diagnosing {session.path}")
+    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, events=events, limit=limit, debug=debug)
+    events.say(f"measuring your setup on {run.engine.model.name}")
     report = run.run_all()
     if (problem := fatal()) is not None:
         raise problem
-    paths = run.write_reports(report_dir)
-    print(markdown(report).split("## Checks")[0].rstrip())
-    print(f"\nwrote {', '.join(str(p) for p in paths)}")
+    directory = report_dir or default_folder(session.path)
+    paths = run.write_reports(directory)
+    print(report_summary(located(report, directory), paths, terminal_width(sys.stdout)))
     return 0
 
 

@@ -55,8 +55,7 @@ def run_demo(args: argparse.Namespace, *, cache: Cache) -> int:
 
         session = load_session(worlds[name].path)
         print(f"demo {name}: {session.story}", file=sys.stderr)
-        report = args.report or cache.directory / "demo-reports" / name
-        return run_diagnosis(session, session.limit, report, cache, quiet=False)
+        return run_diagnosis(session, session.limit, args.report, cache, quiet=False)
     from scoregap.engine.presets import load_setup
     from scoregap.tui.cli import run_eval
 

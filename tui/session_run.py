@@ -147,6 +147,7 @@ class SessionRun:
     cancelled: threading.Event = field(default_factory=threading.Event)
     running: str = ""                      # the item being worked on ('' idle; 'measure' first)
     finished: list[str] = field(default_factory=list)   # check ids done or skipped, for resume
+    batch: list[str] = field(default_factory=list)      # checks taken from the queue since it was last empty
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, item: str) -> bool:
@@ -160,12 +161,23 @@ class SessionRun:
     def next(self) -> str | None:
         with self.lock:
             self.running = self.queue.popleft() if self.queue else ""
+            if not self.running:
+                self.batch = []
+            elif self.running != CONCLUDE:
+                self.batch.append(self.running)
             return self.running or None
+
+    def planned(self) -> list[str]:
+        """The checks of this run of the queue, in order: those done, the one running, those
+        waiting ("check 3/5" and the time left in all five)."""
+        with self.lock:
+            return self.batch + [c for c in self.queue if c != CONCLUDE and c not in self.batch]
 
     def clear(self) -> list[str]:
         with self.lock:
             dropped = list(self.queue)
             self.queue.clear()
+            self.batch = []
             return dropped
 
     def cancel(self) -> list[str]:

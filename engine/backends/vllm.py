@@ -27,6 +27,7 @@ draw over the app. One instance holds the device at a time (`exclusive`).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from importlib.util import find_spec
@@ -78,6 +79,9 @@ def platform_device() -> str:
 def _import_vllm() -> Any:
     for key, value in ENVIRONMENT.items():
         os.environ.setdefault(key, value)
+    # vLLM attaches its log handler late: a warning logged before that (Triton without a CPU
+    # backend) would reach Python's last-resort handler and the terminal, whatever the level.
+    logging.getLogger("vllm").setLevel(os.environ["VLLM_LOGGING_LEVEL"].upper())
     import vllm
 
     return vllm

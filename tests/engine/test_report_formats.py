@@ -26,3 +26,20 @@ def test_a_screened_score_carries_its_n() -> None:
 def test_equivalent_causes_share_a_number() -> None:
     rows = [{"group": None}, {"group": 1}, {"group": 1}, {"group": None}, {"group": 2}, {"group": 2}]
     assert numbering(rows) == ["1", "2a", "2b", "3", "4a", "4b"]
+
+
+def test_the_lm_eval_command_names_its_folder_and_breaks_only_between_arguments() -> None:
+    import shlex
+
+    from scoregap.engine.lmeval_export import shell_lines, with_include_path
+
+    folder = "/home/someone/a folder/scoregap-report/a-session-with-a-long-name/lm-eval-task"
+    command = with_include_path("lm-eval run --model hf --model_args pretrained=/models/m,dtype=float32 --tasks t "
+                                "--include_path TASK_DIR --num_fewshot 5 --batch_size 8 --apply_chat_template "
+                                "--system_instruction 'Be brief.' --limit 40", folder)
+    assert shlex.split(command)[shlex.split(command).index("--include_path") + 1] == folder
+    laid = shell_lines(command, 60)
+    assert shlex.split(laid.replace("\\\n", " ")) == shlex.split(command)   # it still runs, unchanged
+    lines = laid.splitlines()
+    assert all(len(line) <= 60 or line.strip(" \\") == shlex.quote(folder) for line in lines)
+    assert "    --num_fewshot 5 --batch_size 8 --apply_chat_template \\" in lines

@@ -59,7 +59,7 @@ def app_on_scenario(tmp_path: Path):  # noqa: ANN201
 
 async def frozen_checklist(pilot, current: str) -> None:  # noqa: ANN001
     """The checklist mid-run: template done, prompt running with two variants in, progress frozen."""
-    from scoregap.engine.events import ProgressInfo, Step
+    from scoregap.engine.events import Outlook, ProgressInfo, Step
     from scoregap.tui.widgets.check_sidebar import CheckSidebar
     from scoregap.tui.widgets.prompt_diff import PromptPair
 
@@ -72,7 +72,8 @@ async def frozen_checklist(pilot, current: str) -> None:  # noqa: ANN001
     for f in PROMPT_LIVE:
         screen.variant_done("prompt", f)
     screen.check_queued("fewshot")
-    screen.show_progress(ProgressInfo(Step("prompt", "labels (1)", 3, 12), "census_mc: 40 docs", 72, 160, 12.0))
+    screen.show_progress(ProgressInfo(Step("prompt", "labels (1)", 3, 12), "census_mc: 40 docs", 72, 160, 12.0,
+                                      outlook=Outlook(5, 9, (2 + 72 / 160) / 12, 130.0, 845.0)))
     pair = PromptPair("yours", "chat template off", YOURS, REFERENCE, YOURS_TOKENS, REFERENCE_TOKENS,
                       "Reference: this check's best variant (chat template off).")
     screen.show_pair("template", pair)

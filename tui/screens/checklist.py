@@ -25,7 +25,7 @@ from textual.widgets import Collapsible, Footer, Input, OptionList, Static
 
 from scoregap.checks import get as get_check
 from scoregap.engine.checks_api import CHECK_IDS, CheckResult, Finding
-from scoregap.engine.events import CONCLUDING, MEASURING, ProgressInfo, Summary
+from scoregap.engine.events import ProgressInfo, Summary
 from scoregap.engine.session import Session
 from scoregap.tui.widgets.ablation_table import AblationTable
 from scoregap.tui.widgets.check_sidebar import CheckSidebar, CheckState
@@ -92,15 +92,6 @@ def effects_of(findings: list[Finding]) -> list[Effect]:
 
 
 OUTPUT_CHECKS = ("generation", "template")   # their pane shows what your stored outputs show
-
-
-def step_text(info: ProgressInfo) -> str:
-    step = info.step
-    if step.check == MEASURING:
-        return "measuring your setup" if step.name == "your setup" else f"noise floor: {step.name}"
-    if step.check == CONCLUDING:
-        return f"ranking: {step.name}"
-    return f"{step.check}: {step.name}"
 
 
 class ChecklistScreen(Screen):
@@ -290,12 +281,14 @@ class ChecklistScreen(Screen):
                 self.set_state(c, CheckState("pending"))
 
     def show_progress(self, info: ProgressInfo) -> None:
+        """The progress line, and the running check's percentage: how far the whole check is
+        (variants done), which never goes back as one variant's batch would."""
         if not self.is_mounted:
             return
-        self.query_one(RunProgress).show(step_text(info), info.done, info.total, info.rate, info.eta, info.finished)
+        self.query_one(RunProgress).show(info)
         state = self.states.get(info.step.check)
-        if state and state.status == "running" and info.total:
-            self.set_state(info.step.check, CheckState("running", percent=int(100 * info.done / info.total)))
+        if state and state.status == "running":
+            self.set_state(info.step.check, CheckState("running", percent=int(100 * info.outlook.fraction)))
 
     def show_idle(self, text: str = "idle") -> None:
         if self.is_mounted:

@@ -1,4 +1,5 @@
-"""Save the report: a folder and the formats (the app writes the files `scoregap diagnose` writes)."""
+"""Save the report: a folder and the formats (the app writes the files `scoregap diagnose` writes,
+./scoregap-report/<session> unless the user types another folder)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class SaveReportScreen(ModalScreen[SaveRequest | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static("Save the report", classes="dialog-title")
-            yield Static("Folder (report.md, report.html, report.json go here):")
+            yield Static("Folder (report.md, report.html, report.json go here, and the lm-eval task YAML in "
+                         "lm-eval-task/):")
             yield Input(str(self.directory), id="directory")
             with Horizontal(classes="formats"):
                 for name in FORMATS:
