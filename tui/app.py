@@ -474,7 +474,8 @@ class ScoregapApp(App[None]):
                 return
             # The folder on a line of its own, as short as it can be said: a toast wraps a long
             # path wherever the line ends, even inside a name.
-            names = ", ".join(str(p.absolute().relative_to(request.directory.absolute())) for p in paths)
+            # The task YAML's name is long (a hash): named by its folder, which never wraps mid-name.
+            names = ", ".join(p.parent.name + "/" if p.suffix == ".yaml" else p.name for p in paths)
             self.notify(f"Wrote {names} in\n{shown_path(request.directory)}", timeout=8)
 
         self.push_screen(SaveReportScreen(self.default_report_dir()), write)

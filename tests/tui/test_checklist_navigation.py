@@ -38,6 +38,10 @@ async def _test_arrows_move_between_checks_wherever_the_focus_is(tmp_path: Path)
         await pilot.press("down")
         await pilot.pause()
         assert sidebar.highlighted == start + 1 and screen.current == CHECK_IDS[start + 1]
+        # The page keys scroll the pane, even from the list (whose own page keys would jump checks).
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert screen.current == CHECK_IDS[start + 1]
 
         # From inside the detail pane, the arrows still move between checks ...
         detail = screen.query_one("#detail", VerticalScroll)

@@ -139,8 +139,8 @@ class ChecklistScreen(Screen):
         Binding("escape", "back", "Back"),
         Binding("up", "step_check(-1)", "Previous check", show=False, priority=True),
         Binding("down", "step_check(1)", "Next check", show=False, priority=True),
-        Binding("pageup", "scroll_detail(-1)", "Scroll up", show=False),
-        Binding("pagedown", "scroll_detail(1)", "Scroll down", show=False),
+        Binding("pageup", "scroll_detail(-1)", "Scroll up", show=False, priority=True),
+        Binding("pagedown", "scroll_detail(1)", "Scroll down", show=False, priority=True),
     ]
 
     def __init__(self, session: Session, limit: int) -> None:
