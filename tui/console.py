@@ -190,8 +190,14 @@ class ConsoleEvents(NullEvents):
 
     def check_finished(self, result: CheckResult, findings: dict[str, list[Finding]], summary: Summary) -> None:
         best = result.best
-        effect = (f"best: {best.variant.name} ({100 * best.delta:+.1f} points)" if best
-                  else textwrap.shorten(result.message, 100, placeholder=" …"))
+        repeats = [f for f in result.findings if f.variant.repeat]
+        if best:
+            effect = f"best: {best.variant.name} ({100 * best.delta:+.1f} points)"
+        elif repeats:   # the seed check: the noise floor's yardstick, never a cause
+            effect = "repeats (noise, not causes): " + ", ".join(
+                f"{f.variant.name} {100 * f.delta:+.1f}" for f in repeats)
+        else:
+            effect = textwrap.shorten(result.message, 100, placeholder=" …")
         self.say(f"{result.check:14} {result.status:8} {result.calls:6} calls  {effect}")
         self._stop_if_fatal()
 

@@ -125,3 +125,21 @@ def test_no_library_warning_reaches_the_terminal(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Warning" not in done.stderr and "past_key_values" not in done.stderr
+
+
+def test_the_seed_checks_repeats_are_never_called_its_best_cause() -> None:
+    """Bug: `diagnose` printed "seed  done  best: few-shot seed 1235 (+3.3 points)", a noise-floor
+    repeat named like a cause."""
+    from scoregap.engine.checks_api import CheckResult, Finding, Variant
+
+    def repeat(name: str, delta: float) -> Finding:
+        return Finding(Variant("seed", name, (), repeat=True), 0.5 + delta, delta, (-0.1, 0.1), 0.5, 0.1,
+                       (0.0, 0.2), 60, "mcnemar")
+
+    out = io.StringIO()
+    ConsoleEvents(stream=out, width=100).check_finished(
+        CheckResult("seed", "done", [repeat("few-shot seed 1235", 0.033), repeat("few-shot seed 1236", -0.01)]),
+        {}, None)
+    line = out.getvalue()
+    assert "best:" not in line
+    assert "repeats (noise, not causes): few-shot seed 1235 +3.3, few-shot seed 1236 -1.0" in line
