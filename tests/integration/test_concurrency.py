@@ -75,10 +75,6 @@ def _comparable(value: Any) -> Any:
     return value
 
 
-def _report(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "report.json").read_text(encoding="utf-8"))
-
-
 def _sound(cache: Path) -> int:
     with sqlite3.connect(cache / "results.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -100,7 +96,10 @@ def test_two_diagnoses_on_one_cache_at_once(tmp_path: Path) -> None:
     for proc in procs.values():
         _finish(proc)
 
-    reports = {name: _comparable(_report(run[2])) for name, run in runs.items()}
+    # Each report names its own folder (the lm-eval task YAML is written beside it): read as "REPORT".
+    reports = {name: _comparable(json.loads((run[2] / "report.json").read_text(encoding="utf-8")
+                                            .replace(str(run[2]), "REPORT")))
+               for name, run in runs.items()}
     solo = {"a": reports["solo a"], "b": reports["solo b"]}
     assert solo["a"]["ranking"] and solo["a"]["ranking"] != solo["b"]["ranking"]
     for name, session in (("same 1", "a"), ("same 2", "a"), ("both a", "a"), ("both b", "b")):
