@@ -36,7 +36,7 @@ demo: $(VENV)/.base
 	$(PY) -m scoregap demo
 
 test: $(VENV)/.test
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 $(PY) -m pytest -q --durations=25
 
 bench: $(VENV)/.test
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) bench/eval_vs_lmeval.py
