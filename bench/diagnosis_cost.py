@@ -145,8 +145,8 @@ def evaluations_of(run: Any) -> list[Any]:
 
 
 def phase_counter(engine_of: Any) -> Any:
-    """Events that count the model tokens each phase took: your run, the noise floor, each check,
-    the conclusion (`engine_of()`: the engine, once the run exists)."""
+    """Events that count the model tokens each phase took: your run, each part of the noise floor,
+    each check, the conclusion (`engine_of()`: the engine, once the run exists)."""
     from scoregap.engine.events import NullEvents
 
     class Phases(NullEvents):
@@ -160,7 +160,11 @@ def phase_counter(engine_of: Any) -> Any:
             self.mark, self.phase = now, phase
 
         def scored(self, yours: float, reported: float, n: int) -> None:
-            self._to("noise floor")
+            self._to("floor")
+
+        def step(self, step: Any) -> None:   # the floor by part: seed repeats, batch-size repeat
+            if self.phase.startswith("floor") and step.part and step.part != "your setup":
+                self._to(f"floor: {step.part}")
 
         def check_started(self, check: str) -> None:
             self._to(check)

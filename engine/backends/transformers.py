@@ -22,10 +22,11 @@ loads) is an `InputError` that names the key or the file.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -38,6 +39,7 @@ from scoregap.engine.backends.base import (
     release_memory,
     without_config,
 )
+from scoregap.engine.backends.batching import MIN_SHARED_PREFIX, PrefixStore, cheaper_order, shared_prefix
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled, Progress
 from scoregap.engine.requests import (
@@ -220,91 +222,11 @@ def finite_logits() -> Any:
     return FiniteLogits()
 
 
-MIN_SHARED_PREFIX = 32
-"""Tokens every context of a batch must share before they are computed once (MMLU's description
-and fixed shots, say); below that the extra forward pass is not worth it."""
-
-
-def shared_prefix(contexts: list[list[int]]) -> int:
-    """Tokens all `contexts` start with, leaving each at least one token of its own (its last
-    position's logits score its continuations)."""
-    low, high = min(contexts), max(contexts)   # the common prefix of all is that of these two
-    n = 0
-    limit = min(len(c) for c in contexts) - 1
-    while n < limit and low[n] == high[n]:
-        n += 1
-    return n
-
-
-Group = tuple[tuple[int, ...], list[int]]   # a context's tokens and the requests that share it
-
-
-def common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    n, limit = 0, min(len(a), len(b))
-    while n < limit and a[n] == b[n]:
-        n += 1
-    return n
-
-
-def batches(ordered: list[Group], rows: Callable[[Group], int], size: int) -> list[list[Group]]:
-    """`ordered` cut into batches of at most `size` rows (a context too big for one gets its own)."""
-    out: list[list[Group]] = []
-    count = 0
-    for item in ordered:
-        if not out or count + rows(item) > size:
-            out.append([])
-            count = 0
-        out[-1].append(item)
-        count += rows(item)
-    return out
-
-
-def blocks(ordered: list[Group]) -> list[list[Group]]:
-    """Contexts sorted by tokens, split where the next one would more than halve the prefix the
-    run so far shares (when that prefix is worth sharing): per-doc shots in a few orders fall
-    into one run per order, each starting with its whole few-shot block."""
-    out: list[list[Group]] = []
-    shared = 0
-    for item in ordered:
-        if out:
-            now = common_prefix(out[-1][-1][0], item[0])   # sorted: the run's prefix is the least of these
-            if len(out[-1]) == 1 or not (shared >= MIN_SHARED_PREFIX and now < shared // 2):
-                shared = now if len(out[-1]) == 1 else min(shared, now)
-                out[-1].append(item)
-                continue
-        out.append([item])
-        shared = 0
-    return out
-
-
-def batch_cost(batch: list[Group], rows: Callable[[Group], int], cont: Callable[[Group], int]) -> int:
-    """Token positions `_score_groups` computes for `batch`: the shared prefix once, each context's
-    rest padded to the longest, each continuation row padded to the longest continuation."""
-    contexts = [list(ctx) for ctx, _ in batch]
-    shared = shared_prefix(contexts) if len(contexts) > 1 else 0
-    shared = shared if shared >= MIN_SHARED_PREFIX else 0
-    longest = max(cont(item) for item in batch)
-    tails = len(batch) * (max(len(c) for c in contexts) - shared)
-    return shared + tails + (sum(rows(item) for item in batch) * (longest - 1) if longest > 1 else 0)
-
-
-def cheaper_order(groups: list[Group], rows: Callable[[Group], int], size: int,
-                  cont: Callable[[Group], int], share: bool = True) -> list[list[Group]]:
-    """The batches to compute `groups` in, of two plans, whichever computes fewer positions:
-
-    - longest first (the usual: little padding), ties by tokens;
-    - by tokens, a batch ending where the shared prefix would collapse: contexts that start alike
-      sit together, so per-doc shots in a few orders (a shuffled repeat, random shots from a small
-      pool) compute each order's few-shot block once per batch, where length order scatters them.
-
-    Either plan gives the same results (each request is computed exactly); only the cost differs.
-    Without prefix sharing (`share` False: left padding) length order always wins."""
-    by_length = batches(sorted(groups, key=lambda item: (-(len(item[0]) + cont(item)), item[0])), rows, size)
-    if not share:
-        return by_length
-    by_tokens = [b for run in blocks(sorted(groups, key=lambda item: item[0])) for b in batches(run, rows, size)]
-    costs = [sum(batch_cost(b, rows, cont) for b in plan) for plan in (by_length, by_tokens)]
-    return by_tokens if costs[1] < costs[0] else by_length
+def cache_bytes(cache: Any) -> int:
+    """Memory of a key/value cache's tensors."""
+    tensors = [t for layer in getattr(cache, "layers", ()) for t in (getattr(layer, "keys", None),
+                                                                     getattr(layer, "values", None))]
+    return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -370,6 +292,7 @@ class TransformersBackend:
         self.dtype = str(self.model.dtype).removeprefix("torch.")
         self.max_length = model_max_length(self.model.config, self.tokenizer)
         self.tokens_fed = 0
+        self.prefixes = PrefixStore(cache_bytes)   # few-shot blocks, across calls (so variants)
         # transformers 5.24 renamed forward's `past_key_values` (and the output field) to `cache`
         self.cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self.pad_id = self.tokenizer.pad_token_id
@@ -379,6 +302,7 @@ class TransformersBackend:
     def close(self) -> None:
         """Give the device's memory back (before vLLM, which wants its share up front, loads)."""
         self.model = None
+        self.prefixes.clear()
         release_memory()
 
     def _to_device(self, name: str) -> None:
@@ -428,6 +352,7 @@ class TransformersBackend:
             except RuntimeError as err:
                 if batch_size == "auto" and _is_oom(err) and size > 1:
                     size //= 2
+                    self.prefixes.clear()
                     torch.cuda.empty_cache() if torch.cuda.is_available() else None
                     plan = plan[:done] + cheaper_order([item for b in plan[done:] for item in b], rows, size,
                                                        cont, share)
@@ -456,9 +381,7 @@ class TransformersBackend:
             shared = 0
         cache = None
         if shared:   # the few-shot block every context starts with: computed once, copied per context
-            cache = getattr(self.model(input_ids=torch.tensor([contexts[0][:shared]], device=device),
-                                       use_cache=True), self.cache_arg)
-            self.tokens_fed += shared
+            cache = self._prefix(tuple(contexts[0][:shared]))
             cache.reorder_cache(torch.zeros(len(groups), dtype=torch.long, device=device))
         tails = [c[shared:] for c in contexts]
         width = max(len(t) for t in tails)
@@ -539,6 +462,30 @@ class TransformersBackend:
             )))
         return scored
 
+    def _prefix(self, tokens: tuple[int, ...]) -> Any:
+        """The key/value cache of `tokens` (one row), a copy the caller may extend. A kept block
+        that starts alike gives its first positions (cropped when it runs on): only the rest is
+        computed, and kept when it adds a block of its own (another shot count, another order)."""
+        key, reused = self.prefixes.match(tokens)
+        cache = None
+        if reused >= MIN_SHARED_PREFIX:
+            cache = copy.deepcopy(self.prefixes.get(key))
+            if reused < len(key):
+                if not cache.is_croppable:
+                    cache, reused = None, 0
+                else:
+                    cache.crop(reused - len(key))   # a negative count drops that many
+        else:
+            reused = 0
+        if reused < len(tokens):
+            out = self.model(input_ids=torch.tensor([tokens[reused:]], device=self.device),
+                             **{self.cache_arg: cache}, use_cache=True)
+            cache = getattr(out, self.cache_arg)
+            self.tokens_fed += len(tokens) - reused
+            if len(tokens) - reused >= MIN_SHARED_PREFIX:
+                self.prefixes.keep(tokens, copy.deepcopy(cache))
+        return cache
+
     # -- generation ----------------------------------------------------------------------------
 
     def generate(
@@ -569,6 +516,7 @@ class TransformersBackend:
                 except RuntimeError as err:
                     if batch_size == "auto" and _is_oom(err) and size > 1:
                         size //= 2
+                        self.prefixes.clear()
                         continue
                     raise
                 for i, out in zip(chunk, outs):

@@ -442,11 +442,13 @@ def test_a_prefix_every_context_shares_is_computed_once_and_changes_no_result(
         backend: TransformersBackend, reference_model: Any, monkeypatch, batch_size: int) -> None:
     """Fixed shots (first_n) make every context of a batch start alike: that prefix runs once
     (a one-row forward pass), its cache is copied per context, and only the rest of each context
-    is computed. One- and multi-token continuations alike equal the direct computation."""
+    is computed; the next batch reuses the kept block. One- and multi-token continuations alike
+    equal the direct computation."""
     requests = [Loglikelihood(f"{SHOTS}Question: What is {i} plus {i}?\nAnswer:", cont)
                 for i in range(6) for cont in (" A", " B", f" {2 * i}", " one hundred and nine")]
-    from scoregap.engine.backends.transformers import MIN_SHARED_PREFIX, shared_prefix
+    from scoregap.engine.backends.batching import MIN_SHARED_PREFIX, shared_prefix
 
+    backend.prefixes.clear()   # a block kept by an earlier test would be reused, not computed
     ids = [encode(backend.tokenizer, r.context) for r in requests[::4]]
     assert shared_prefix(ids) >= MIN_SHARED_PREFIX
     calls: list[tuple[int, int]] = []
@@ -461,19 +463,13 @@ def test_a_prefix_every_context_shares_is_computed_once_and_changes_no_result(
     monkeypatch.undo()
     whole = {len(c) for c in ids}
     prefix_passes = [n for rows, n in calls if rows == 1 and n >= MIN_SHARED_PREFIX and n not in whole]
-    # batch 2 holds one context (4 continuations of it): nothing to share; batch 8 holds two
-    assert len(prefix_passes) == (0 if batch_size == 2 else 3)
+    # batch 2 holds one context (4 continuations of it): nothing to share; batch 8 holds two, and
+    # its first batch's block serves the other two
+    assert len(prefix_passes) == (0 if batch_size == 2 else 1)
     for request, result in zip(requests, results):
         logprob, greedy, n_tokens = reference(reference_model, backend.tokenizer, request)
         assert result.logprob == pytest.approx(logprob, abs=1e-4), request
         assert (result.is_greedy, result.n_tokens) == (greedy, n_tokens), request
-
-
-def test_the_shared_prefix_leaves_each_context_a_token_of_its_own() -> None:
-    from scoregap.engine.backends.transformers import shared_prefix
-
-    assert shared_prefix([[1, 2, 3], [1, 2, 4]]) == 2
-    assert shared_prefix([[1, 2], [1, 2, 3]]) == 1        # each context keeps a token of its own
 
 
 def test_per_doc_shots_in_a_few_orders_are_batched_by_their_shots_and_stay_exact(
@@ -497,21 +493,44 @@ def test_per_doc_shots_in_a_few_orders_are_batched_by_their_shots_and_stay_exact
     assert shared_cost < 0.6 * sum(contexts)    # each batch of 4 computed its shots once
 
 
-def test_the_cheaper_order_keeps_length_order_when_every_context_shares_its_prefix() -> None:
-    from scoregap.engine.backends.transformers import batch_cost, blocks, cheaper_order
+def test_variants_that_share_a_few_shot_block_compute_it_once_per_model_and_stay_exact(
+        backend: TransformersBackend, reference_model: Any, monkeypatch) -> None:
+    """Lever 1: the block is kept across calls. A second variant with the same shots (another
+    question format) computes no block; a variant with one more shot computes only that shot; one
+    with fewer shots crops the kept block. Every result equals the direct computation."""
+    from scoregap.engine.backends.batching import MIN_SHARED_PREFIX
 
-    one = lambda item: 1   # noqa: E731 - one row, one-token continuations
-    block = tuple(range(100, 140))
-    fixed = [(block + tuple(range(n)), [n]) for n in (3, 9, 4, 8, 5, 7)]
-    plan = cheaper_order(fixed, one, 2, one)
-    assert [len(c) for b in plan for c, _ in b] == [49, 48, 47, 45, 44, 43]   # longest first
-    two = [(blocks + tuple(range(n)), [n]) for n, blocks in
-           ((5, block), (5, tuple(reversed(block))), (6, block), (6, tuple(reversed(block))))]
-    plan = cheaper_order(two, one, 2, one)
-    assert [[c[0] for c, _ in b] for b in plan] == [[100, 100], [139, 139]]   # each batch holds one block
-    # each batch: 44 shared tokens once (each context keeps one of its own), then 2 rows of 2
-    assert sum(batch_cost(b, one, one) for b in plan) == 2 * (44 + 2 * 2)
-    assert [[c[0] for c, _ in b] for b in cheaper_order(two, one, 2, one, share=False)] == [[100, 139]] * 2
-    # By tokens, a run ends where the block changes: no batch mixes two blocks.
-    assert [[c[0] for c, _ in b] for b in blocks(sorted(two + two))] == [[100] * 4, [139] * 4]
-    assert [[c[0] for c, _ in b] for b in cheaper_order(two + two, one, 3, one)] == [[100] * 3, [100], [139] * 3, [139]]
+    shots = SHOTS.split("\n\n")[:-1]
+    more = SHOTS + "Question: What is 9 times 9?\nAnswer: 81\n\n"
+    fewer = "\n\n".join(shots[:4]) + "\n\n"
+    variants = {
+        "yours": [Loglikelihood(f"{SHOTS}Question: What is {i} plus {i}?\nAnswer:", c)
+                  for i in range(4) for c in (" A", f" {2 * i}")],
+        "another format": [Loglikelihood(f"{SHOTS}Q: {i} + {i} = ?\nA:", c) for i in range(4) for c in (" A", " B")],
+        "one more shot": [Loglikelihood(f"{more}Question: What is {i} plus {i}?\nAnswer:", " A") for i in range(4)],
+        "fewer shots": [Loglikelihood(f"{fewer}Question: What is {i} plus {i}?\nAnswer:", " A") for i in range(4)],
+    }
+    block, one_shot = (len(encode(backend.tokenizer, text)) for text in (SHOTS, "Question: What is 9 times 9?\nAnswer: 81\n\n"))
+    backend.prefixes.clear()
+    forward = backend.model.forward
+    for name, requests in variants.items():
+        calls: list[tuple[int, int]] = []
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(tuple(kwargs["input_ids"].shape))
+            return forward(*args, **kwargs)
+
+        monkeypatch.setattr(backend.model, "forward", counted)
+        results = backend.loglikelihood(requests, 2, NullProgress())
+        monkeypatch.undo()
+        one_row = [n for rows, n in calls if rows == 1]   # the block passes (batches of 2 contexts)
+        if name == "yours":
+            assert one_row[0] >= block and all(n < MIN_SHARED_PREFIX for n in one_row[1:]), one_row
+        elif name == "one more shot":   # the kept block, then the new shot (and the question's start)
+            assert one_row[0] >= one_shot - 2 and one_row[0] < block, one_row
+        else:                           # the same shots, or the first four: cropped from the kept block
+            assert all(n < MIN_SHARED_PREFIX for n in one_row), (name, one_row)
+        for request, result in zip(requests, results):
+            logprob, greedy, n_tokens = reference(reference_model, backend.tokenizer, request)
+            assert result.logprob == pytest.approx(logprob, abs=1e-4), (name, request)
+            assert (result.is_greedy, result.n_tokens) == (greedy, n_tokens), (name, request)
