@@ -275,8 +275,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> Figures:
           f"evaluations on every doc feeds {figures.naive_tokens:,}")
     one = max(phases.tokens.get("your run", 0), 1)
     print("model tokens by phase (in evaluations of your setup): " + ", ".join(
-        f"{name} {count / one:.1f}" for name, count in phases.tokens.items() if name))
-    figures.phase_tokens = {k: v for k, v in phases.tokens.items() if k}
+        f"{name} {count / one:.1f}" for name, count in phases.tokens.items() if name and (count or name != "floor")))
+    figures.phase_tokens = {k: v for k, v in phases.tokens.items() if k and (v or k != "floor")}
     print(f"cold diagnosis / one eval:   {figures.time_ratio:6.2f}   (target <= {TARGETS['time']})")
     print(f"tokens / naive tokens:       {figures.token_ratio:6.3f}   (target <= {TARGETS['tokens']})")
     print(f"warm / cold:                 {figures.warm_ratio:6.3f}   (target <= {TARGETS['warm']})")

@@ -70,7 +70,7 @@ def predicted_choice(
         raise ValueError(f"{len(logprobs)} loglikelihoods for {len(targets)} choices")
     if not targets:
         raise ValueError("a multiple-choice doc needs at least one choice")
-    lls = np.asarray(logprobs, dtype=np.float64)
+    lls = [float(x) for x in logprobs]   # a handful of floats: plain Python beats numpy's overhead
     if metric in ("acc", "mc2"):
         scores = lls
     elif metric == "acc_norm":
@@ -84,14 +84,26 @@ def predicted_choice(
     else:  # acc_mutual_info
         if unconditional is None or len(unconditional) != len(targets):
             raise ValueError("acc_mutual_info needs every choice's unconditional loglikelihood")
-        scores = lls - np.asarray(unconditional, dtype=np.float64)
-    return int(np.argmax(scores))
+        scores = [ll - float(u) for ll, u in zip(lls, unconditional)]
+    return _argmax(scores)
 
 
-def _divide(lls: np.ndarray, lengths: Sequence[int]) -> np.ndarray:
-    # An empty choice gives -inf/nan as in lm-eval rather than an error: same data, same answer.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return lls / np.asarray(lengths, dtype=np.float64)
+def _argmax(scores: list[float]) -> int:
+    """numpy's argmax: the first maximum, or the first NaN when there is one."""
+    best = 0
+    for i, x in enumerate(scores):
+        if x != x:   # NaN
+            return i
+        if x > scores[best]:
+            best = i
+    return best
+
+
+def _divide(lls: list[float], lengths: Sequence[int]) -> list[float]:
+    """lls / lengths as numpy divides: an empty choice gives -inf (or nan for 0/0) as in lm-eval
+    rather than an error: same data, same answer."""
+    return [ll / n if n else (math.nan if ll == 0 or ll != ll else math.copysign(math.inf, ll))
+            for ll, n in zip(lls, lengths)]
 
 
 def score_choices(

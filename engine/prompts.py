@@ -34,7 +34,7 @@ import jinja2
 
 from scoregap.engine.errors import InputError
 from scoregap.engine.sandbox import ENV as _ENV  # noqa: F401  (the tests compare against it)
-from scoregap.engine.sandbox import RENDER_LIMIT, Template, TooLarge
+from scoregap.engine.sandbox import RENDER_LIMIT, Template, TooLarge, template
 from scoregap.engine.setup import Setup
 from scoregap.engine.tasks import Doc, Task
 
@@ -111,6 +111,7 @@ class PromptBuilder:
                 f"few-shot pool{of} ({task.source}) has only {smallest} docs."
             )
         self._stream: dict[int, list[Doc]] | None = None
+        self._texts: dict[int, tuple[Doc, str]] = {}   # id(doc) -> (doc, text): a shot recurs in many prompts
         p = setup.prompt
         self._template = self._compile(p.template, "prompt.template")
         self._description = self._compile(p.description, "prompt.description")
@@ -118,7 +119,7 @@ class PromptBuilder:
 
     def _compile(self, source: str, key: str) -> Template:
         try:
-            return Template(source)
+            return template(source)
         except jinja2.TemplateSyntaxError as err:
             raise InputError(
                 f"{self.setup.source or 'The setup'}: {key} is not a valid Jinja2 template "
@@ -170,15 +171,20 @@ class PromptBuilder:
         return self._render(self._choice, "prompt.choice_format", doc, label=label, text=text)
 
     def doc_text(self, doc: Doc) -> str:
+        kept = self._texts.get(id(doc))
+        if kept is not None and kept[0] is doc:
+            return kept[1]
         p = self.setup.prompt
         labels = self._labels(doc)
         block = p.choice_separator.join(
             self._format_choice(doc, label, text) for label, text in zip(labels, doc.choices)
         )
-        return self._render(
+        text = self._render(
             self._template, "prompt.template", doc,
             choices=block, choice_list=list(doc.choices), labels=labels,
         )
+        self._texts[id(doc)] = (doc, text)
+        return text
 
     def gold_target(self, doc: Doc) -> str:
         if self.task.kind == "multiple_choice" and not self.setup.scoring.partial:

@@ -3,7 +3,10 @@
 Loglikelihood requests that share a context (the choices of one question, and the same question
 under variants that differ only in what is scored) are run as one group: the context goes through
 the model once, its key/value cache is copied to every continuation, and logits are computed only
-at the continuation positions. The log-softmax is taken in float32 whatever the model's dtype.
+at the continuation positions. The prefix every context of a batch shares (a few-shot block)
+runs once, and its cache is kept across calls, so the next batch and the next variant with the
+same first shots start from it (engine/backends/batching.py plans batches and keeps blocks).
+The log-softmax is taken in float32 whatever the model's dtype.
 This computes exactly what scoring `context_tokens + continuation_tokens` in one pass computes
 (lm-eval's way), up to float rounding, at a fraction of the cost.
 

@@ -137,3 +137,30 @@ def test_aggregate_edge_cases() -> None:
         aggregate([])
     with pytest.raises(ValueError):
         aggregate([1, 0], ["a"], how="macro")
+
+
+def test_the_pick_equals_numpys_argmax_on_ties_empty_choices_and_nan() -> None:
+    """The picks are computed in plain Python (a few floats per doc, numpy's overhead dominated
+    a warm diagnosis); they must be numpy's: the first maximum, x/0 as -inf or nan, the first NaN."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(7)
+    for _ in range(2000):
+        n = rng.randint(1, 5)
+        lls = [rng.choice([-1.0, -2.0, 0.0, -0.5, float("nan"), rng.uniform(-9, 0)]) for _ in range(n)]
+        targets = [rng.choice(["", "a", "ab", "été", "abcd"]) for _ in range(n)]
+        tokens = [rng.randint(0, 3) for _ in range(n)]
+        unconditional = [rng.uniform(-5, 0) for _ in range(n)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            expected = {
+                "acc": np.argmax(np.array(lls)),
+                "acc_norm": np.argmax(np.array(lls) / np.array([len(t) for t in targets], dtype=float)),
+                "acc_bytes": np.argmax(np.array(lls) / np.array([len(t.encode()) for t in targets], dtype=float)),
+                "acc_token": np.argmax(np.array(lls) / np.array(tokens, dtype=float)),
+                "acc_mutual_info": np.argmax(np.array(lls) - np.array(unconditional)),
+            }
+        for metric, pick in expected.items():
+            got = predicted_choice(metric, lls, targets, n_tokens=tokens, unconditional=unconditional)
+            assert got == int(pick), (metric, lls, targets, tokens)
