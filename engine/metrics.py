@@ -92,7 +92,7 @@ def _argmax(scores: list[float]) -> int:
     """numpy's argmax: the first maximum, or the first NaN when there is one."""
     best = 0
     for i, x in enumerate(scores):
-        if x != x:   # NaN
+        if math.isnan(x):
             return i
         if x > scores[best]:
             best = i
@@ -102,7 +102,7 @@ def _argmax(scores: list[float]) -> int:
 def _divide(lls: list[float], lengths: Sequence[int]) -> list[float]:
     """lls / lengths as numpy divides: an empty choice gives -inf (or nan for 0/0) as in lm-eval
     rather than an error: same data, same answer."""
-    return [ll / n if n else (math.nan if ll == 0 or ll != ll else math.copysign(math.inf, ll))
+    return [ll / n if n else (math.nan if ll == 0 or math.isnan(ll) else math.copysign(math.inf, ll))
             for ll, n in zip(lls, lengths)]
 
 

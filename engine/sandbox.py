@@ -19,12 +19,10 @@ substitution, with the same output and the same limit (`Template`).
 
 from __future__ import annotations
 
-import functools
-
 import re
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 import jinja2
@@ -277,7 +275,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
 ENV = BoundedEnvironment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
 
 
-@functools.lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024)
 def template(source: str) -> Template:
     """The compiled template of `source`, compiled once per process: a diagnosis builds a prompt
     builder per variant, and most variants keep most of your templates."""

@@ -14,7 +14,8 @@ Every plan computes each request exactly; only the cost differs.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MIN_SHARED_PREFIX = 32
 """Tokens every context of a batch must share before they are computed once (MMLU's description

@@ -516,7 +516,7 @@ def test_variants_that_share_a_few_shot_block_compute_it_once_per_model_and_stay
     for name, requests in variants.items():
         calls: list[tuple[int, int]] = []
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
+        def counted(*args: Any, calls: list = calls, **kwargs: Any) -> Any:
             calls.append(tuple(kwargs["input_ids"].shape))
             return forward(*args, **kwargs)
 
