@@ -44,7 +44,7 @@ from scoregap.engine.backends.base import (
     release_memory,
     without_config,
 )
-from scoregap.engine.backends.transformers import load_tokenizer
+from scoregap.engine.backends.hf_loading import load_tokenizer
 from scoregap.engine.errors import InputError
 from scoregap.engine.progress import Cancelled, Progress
 from scoregap.engine.requests import (
