@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import sys
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -86,10 +87,12 @@ def finite_logits() -> Any:
 
 
 def cache_bytes(cache: Any) -> int:
-    """Memory of a key/value cache's tensors."""
+    """Memory of a key/value cache's tensors; a cache whose tensors cannot be found counts as too
+    big to keep (memory that is not measured is not held)."""
     tensors = [t for layer in getattr(cache, "layers", ()) for t in (getattr(layer, "keys", None),
-                                                                     getattr(layer, "values", None))]
-    return sum(t.numel() * t.element_size() for t in tensors if isinstance(t, torch.Tensor))
+                                                                     getattr(layer, "values", None))
+               if isinstance(t, torch.Tensor)]
+    return sum(t.numel() * t.element_size() for t in tensors) if tensors else sys.maxsize
 
 
 def _is_oom(err: BaseException) -> bool:

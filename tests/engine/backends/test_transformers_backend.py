@@ -534,3 +534,17 @@ def test_variants_that_share_a_few_shot_block_compute_it_once_per_model_and_stay
             logprob, greedy, n_tokens = reference(reference_model, backend.tokenizer, request)
             assert result.logprob == pytest.approx(logprob, abs=1e-4), (name, request)
             assert (result.is_greedy, result.n_tokens) == (greedy, n_tokens), (name, request)
+
+
+def test_a_kept_block_is_measured_and_an_unmeasurable_cache_is_not_kept(backend: TransformersBackend) -> None:
+    from scoregap.engine.backends.transformers import cache_bytes
+
+    backend.prefixes.clear()
+    backend.loglikelihood([Loglikelihood(f"{SHOTS}Question: What is {i} plus {i}?\nAnswer:", " A") for i in range(4)],
+                          8, NullProgress())
+    (value, size), = backend.prefixes.entries.values()
+    config = backend.model.config
+    head = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * head * 4   # float32
+    assert size == cache_bytes(value) == per_token * value.get_seq_length() == backend.prefixes.used
+    assert cache_bytes(object()) > backend.prefixes.budget
