@@ -47,7 +47,7 @@ def reconstruct(name: str, configs: Mapping[str, Mapping[str, Any]], data: Mappi
     benchmark = catalog_benchmark(name, configs)
     if benchmark:
         extends = f"lm-eval/{benchmark}"
-        _catalog_task(extends, config, values)
+        _catalog_task(extends, config, values, lost)
     else:
         extends = "lm-eval/base"
         try:
@@ -80,16 +80,31 @@ def reconstruct(name: str, configs: Mapping[str, Mapping[str, Any]], data: Mappi
     return Reconstruction(extends, values, task_file, tuple(lost), missing)
 
 
-def _catalog_task(extends: str, config: Mapping[str, Any], values: dict[str, Any]) -> None:
+def _catalog_task(extends: str, config: Mapping[str, Any], values: dict[str, Any], lost: list[str]) -> None:
+    """The preset, plus what the run changed that a key says: the data it read, the delimiters,
+    the sampler, the generation arguments. (Its doc_to_* and description are the preset's: the
+    import's prompt check compares them with the logged prompts.)"""
     from scoregap.engine.presets import load_setup
 
-    preset = load_setup(extends).task
+    preset = load_setup(extends)
     path = config.get("dataset_path")
-    if isinstance(path, str) and path and path != preset.hf:
+    if isinstance(path, str) and path and path != preset.task.hf:
         values["task.hf"] = path            # a local copy, as the run read it
     revision = (config.get("dataset_kwargs") or {}).get("revision")
     if revision:
         values["task.revision"] = str(revision)
+    for key, name in (("prompt.target_delimiter", "target_delimiter"), ("prompt.fewshot_delimiter", "fewshot_delimiter")):
+        if isinstance(config.get(name), str) and config[name] != preset.get(key):
+            values[key] = config[name]
+    sampler = (config.get("fewshot_config") or {}).get("sampler")
+    if sampler is not None and sampler not in SAMPLERS:
+        lost.append(f'few-shot sampler "{sampler}" (a setup has lm-eval\'s "default" and "first_n")')
+    elif sampler is not None and SAMPLERS[sampler] != preset.fewshot.sampler.removesuffix("_excluding"):
+        values["fewshot.sampler"] = SAMPLERS[sampler]
+    if preset.scoring.method == "generate":
+        read: dict[str, Any] = {}
+        _generation(config.get("generation_kwargs") or {}, read, lost)
+        values.update({k: v for k, v in read.items() if _plain(v) != _plain(preset.get(k))})
 
 
 SHADOWED = ("choices", "choice_list", "labels", "choice")
@@ -193,16 +208,7 @@ def _task_from_config(config: Mapping[str, Any], values: dict[str, Any], lost: l
             lost.append(f"doc_to_target {_short(config.get('doc_to_target'))} is not one field: gold read from \"answer\"")
         values["scoring.method"] = "generate"
         values["scoring.metric"] = "exact_match"
-        gen = config.get("generation_kwargs") or {}
-        if "until" in gen:
-            until = gen["until"]
-            values["generation.stop"] = [until] if isinstance(until, str) else list(until)
-        if "max_gen_toks" in gen:
-            values["generation.max_new_tokens"] = int(gen["max_gen_toks"])
-        sampled = bool(gen.get("do_sample")) and float(gen.get("temperature", 1.0)) > 0
-        values["generation.temperature"] = float(gen.get("temperature", 1.0)) if sampled else 0.0
-        if sampled and "top_p" in gen:
-            values["generation.top_p"] = float(gen["top_p"])
+        _generation(config.get("generation_kwargs") or {}, values, lost)
     values["task.fields"] = fields
     sampler = (config.get("fewshot_config") or {}).get("sampler", "default")
     if sampler not in SAMPLERS:
@@ -210,6 +216,28 @@ def _task_from_config(config: Mapping[str, Any], values: dict[str, Any], lost: l
     values["fewshot.sampler"] = SAMPLERS.get(sampler, "stream")
     if values["fewshot.sampler"] == "stream" and not (config.get("fewshot_split") or config.get("test_split")):
         values["fewshot.sampler"] = "stream_excluding"
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+GENERATION_KWARGS = ("until", "max_gen_toks", "do_sample", "temperature", "top_p")
+"""The generation arguments a setup says; any other (top_k, num_beams, ...) is listed, not dropped."""
+
+
+def _generation(gen: Mapping[str, Any], values: dict[str, Any], lost: list[str]) -> None:
+    if "until" in gen:
+        until = gen["until"]
+        values["generation.stop"] = [until] if isinstance(until, str) else list(until)
+    if "max_gen_toks" in gen:
+        values["generation.max_new_tokens"] = int(gen["max_gen_toks"])
+    sampled = bool(gen.get("do_sample")) and float(gen.get("temperature", 1.0)) > 0
+    values["generation.temperature"] = float(gen.get("temperature", 1.0)) if sampled else 0.0
+    if sampled and "top_p" in gen:
+        values["generation.top_p"] = float(gen["top_p"])
+    lost += [f"generation_kwargs {key} = {_short(value)} (no setup key says it)"
+             for key, value in gen.items() if key not in GENERATION_KWARGS]
 
 
 def _question_field(template: str) -> str:

@@ -15,7 +15,7 @@ does not reproduce the run's prompts would diagnose some other run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,8 @@ def import_runs(yours: tuple[LoggedRun, Reconstruction], out: Path, *,
     run, recon = yours
     if setup:
         recon = _on_top_of(setup, recon)
-    elif recon.missing:
+    recon = _with_notes(recon, run)
+    if recon.missing and not setup:
         raise InputError(f"{run.path}: your run's {recon.missing} Name your setup with --setup (a preset such as "
                          f"lm-eval/mmlu, or a setup file): the run's settings go on top of it, and its score and "
                          f"logs are read as they are.")
@@ -136,8 +137,11 @@ def import_runs(yours: tuple[LoggedRun, Reconstruction], out: Path, *,
         session["model"]["revision"] = run.revision
     lines = [f"yours: {run.tool} {run.task}, {run.metric}{_filter(run)} = {run.score:.4f} ({len(run.docs)} docs logged)"]
     lines += [f"  not expressible: {n}" for n in recon.unrepresentable]
+    said = [("your run", recon.unrepresentable)]
     if reported is not None:
         theirs, theirs_recon = reported
+        theirs_recon = _with_notes(theirs_recon, theirs)
+        said.append(("the reported run", theirs_recon.unrepresentable))
         score = theirs.score if reported_score is None else reported_score
         known = _facts(theirs, recon, lines)
         session["reported"] = {"score": round(score, 10), "scale": "fraction",
@@ -150,14 +154,25 @@ def import_runs(yours: tuple[LoggedRun, Reconstruction], out: Path, *,
                                                         f"The reported setup, rebuilt from {theirs.path}", written)
         lines.append(f"reported: {theirs.tool} {theirs.task}, {theirs.metric}{_filter(theirs)} = {theirs.score:.4f} "
                      f"({len(theirs.docs)} docs logged); {len(known)} settings stated as facts")
-        lines += [f"  not expressible: {n}" for n in theirs.notes if n not in theirs_recon.unrepresentable]
+        lines += [f"  not expressible: {n}" for n in theirs_recon.unrepresentable]
     else:
         assert reported_score is not None
         session["reported"] = {"score": reported_score, "scale": "auto", "source": "given to scoregap import"}
     session["diagnosis"] = {"checks": [], "limit": 0}
-    text = f"# A session written by `scoregap import` from {run.path}\n" + tomli_w.dumps(session)
+    head = [f"# A session written by `scoregap import` from {run.path}"]
+    for side, notes in said:
+        if notes:
+            head.append(f"# Recorded by {side}, not expressible as a setup key (check these by hand):")
+            head += [f"# - {note}" for note in notes]
+    text = "\n".join(head) + "\n" + tomli_w.dumps(session)
     written.append(write_atomic(out, text))
     return Imported(out, written, run, reported[0] if reported else None, lines)
+
+
+def _with_notes(recon: Reconstruction, run: LoggedRun) -> Reconstruction:
+    """`recon` saying everything the run recorded that no setup key holds (the reader's notes on
+    the run, a lighteval run's max_samples or sha, as well as the setup's own), each once."""
+    return replace(recon, unrepresentable=tuple(dict.fromkeys((*recon.unrepresentable, *run.notes))))
 
 
 RUN_LEVEL = ("fewshot.", "chat.", "loading.", "scoring.", "generation.", "task.limit")

@@ -320,3 +320,29 @@ def test_the_import_command_turns_a_lighteval_run_into_a_session(runs: dict[str,
     assert session.yours.task.benchmark == "arc_challenge"
     assert "12 docs are in both runs" in printed and "fewshot.k): yours 0, reported 25" in printed
     assert "prompts not checked: the task cannot be loaded here" in printed   # offline: no ARC data here
+
+
+def test_what_a_run_records_and_no_key_holds_is_printed_and_written_for_both_sides(
+        copy: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by an audit: a lighteval run's notes (max_samples, its sha) vanished when it was
+    imported as yours, and the reported setup's own "not expressible" lines were never printed."""
+    from scoregap.tui.cli import main
+
+    for name in ("old_results", "new_results"):
+        data = results(copy[name])
+        data["config_general"].update(max_samples=12)
+        copy[name].write_text(json.dumps(data))
+    out = tmp_path / "session.toml"
+    assert main(["import", "lighteval", str(copy["new"]), "--reported-run", str(copy["old"]), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    session_text = out.read_text(encoding="utf-8")
+    yours_text = (tmp_path / "session.yours.toml").read_text(encoding="utf-8")
+    yours, _ = read_lighteval(copy["new"])
+    theirs, _ = read_lighteval(copy["old"])
+    assert any("max_samples = 12" in note for note in yours.notes)
+    for note in {*yours.notes, *theirs.notes}:
+        assert f"not expressible: {note}" in printed, note
+        assert f"# - {note}" in session_text, note
+    for note in yours.notes:
+        assert f"# - {note}" in yours_text, note
+    assert "# Recorded by your run" in session_text and "# Recorded by the reported run" in session_text

@@ -200,3 +200,28 @@ def test_a_nested_group_is_read_through_to_its_tasks_and_maps_to_the_catalog(tmp
     assert run.task == "mmlu" and recon.extends == "lm-eval/mmlu"
     assert recon.values["fewshot.k"] == 5 and recon.values["scoring.aggregate"] == "micro"
     assert [d.subtask for d in run.docs] == list(subjects)      # the hub configs, as the preset names them
+
+
+def test_a_catalog_task_keeps_what_the_run_changed_and_lists_what_no_key_says():
+    """Found by an audit: a catalog task kept only its data path and revision; a run that changed
+    the shots' delimiter, the sampler or the generation arguments came back as the bare preset."""
+    from scoregap.engine.lmeval_setup import reconstruct
+
+    arc = {"task": "arc_easy", "dataset_path": "allenai/ai2_arc", "dataset_name": "ARC-Easy", "num_fewshot": 3,
+           "output_type": "multiple_choice", "target_delimiter": " ", "fewshot_delimiter": "\n",
+           "fewshot_config": {"sampler": "first_n"}}
+    recon = reconstruct("arc_easy", {"arc_easy": arc}, {}, "acc", "none")
+    assert recon.extends == "lm-eval/arc_easy"
+    assert (recon.values["prompt.fewshot_delimiter"], recon.values["fewshot.sampler"]) == ("\n", "first_n")
+    assert "prompt.target_delimiter" not in recon.values                    # as the preset has it
+    same = reconstruct("arc_easy", {"arc_easy": {**arc, "fewshot_delimiter": "\n\n", "fewshot_config": {"sampler": "default"}}},
+                       {}, "acc", "none")
+    assert not {"prompt.fewshot_delimiter", "fewshot.sampler"} & set(same.values)
+    gsm = {"task": "gsm8k", "dataset_path": "openai/gsm8k", "dataset_name": "main", "output_type": "generate_until",
+           "generation_kwargs": {"until": ["Question:", "</s>", "<|im_end|>"], "do_sample": False, "temperature": 0.0,
+                                 "max_gen_toks": 512, "top_k": 5}}
+    recon = reconstruct("gsm8k", {"gsm8k": gsm}, {}, "exact_match", "strict-match")
+    assert recon.extends == "lm-eval/gsm8k" and recon.values["generation.max_new_tokens"] == 512
+    assert "generation.stop" not in recon.values                             # the preset's stop strings
+    assert any(line.startswith("generation_kwargs top_k = 5") for line in recon.unrepresentable)
+    load_setup(recon.extends).with_values(dict(recon.values))                # a valid setup

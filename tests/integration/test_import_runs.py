@@ -141,10 +141,22 @@ def test_the_rebuilt_setup_renders_every_logged_prompt_and_scores_the_same(name,
 
 
 def test_two_runs_compared_name_every_planted_difference_without_a_model(runs, tmp_path, monkeypatch):
-    def no_model(*args, **kwargs):
-        raise AssertionError("comparing two runs must not call the model")
+    """The import and the comparison make no model call: every way to one is counted (and let
+    through, so a call that some caller would swallow still shows up in the count)."""
+    from scoregap.engine.backends.transformers import TransformersBackend
 
-    monkeypatch.setattr(Engine, "run", no_model)
+    calls: list[str] = []
+
+    def counting(name, real):
+        def call(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(Engine, "run", counting("Engine.run", Engine.run))
+    monkeypatch.setattr(TransformersBackend, "load", classmethod(counting("load", TransformersBackend.load.__func__)))
+    for method in ("loglikelihood", "generate"):
+        monkeypatch.setattr(TransformersBackend, method, counting(method, getattr(TransformersBackend, method)))
     session = _session(runs["zero"], tmp_path / "session.toml", reported=runs["chat"])
     assert {k: session.known[k] for k in ("fewshot.k", "chat.apply_template", "chat.system_prompt",
                                           "fewshot.multiturn")} == {
@@ -154,6 +166,11 @@ def test_two_runs_compared_name_every_planted_difference_without_a_model(runs, t
     assert set(c.keys) == {"fewshot.k", "chat.apply_template", "chat.system_prompt"}
     assert any("starts with '<s><|system|>↵Be brief." in line for line in c.prompt_evidence)
     assert sum(c.outcomes.values()) == LIMIT
+    from scoregap.engine.run_import import import_session
+
+    whole = import_session("lm-eval", runs["zero"], tmp_path / "whole.toml", reported_run=runs["chat"])
+    assert whole.check is not None and whole.check.checked == LIMIT and whole.comparison.matched == LIMIT
+    assert calls == []
 
 
 def test_acc_against_acc_norm_is_a_stated_metric_on_identical_prompts(runs, tmp_path):
