@@ -5,7 +5,8 @@ session (`SessionRun`, holding the engine's `DiagnosisRun`) and the thread worke
 
 - `drive` (group "engine", exclusive): opens and measures the session if needed, then drains its
   queue of checks (and the conclusion) in order. The engine reports through `AppEvents`, which
-  posts messages (scoregap.tui.session_run); `c` cancels between two batches.
+  posts messages (scoregap.tui.session_run), handled in scoregap.tui.worker_reports; `c` cancels
+  between two batches.
 - `render_prompts` (group "prompt", exclusive): the two model inputs of the selected check, as the
   engine renders and tokenizes them, so browsing never waits for the engine's work.
 
@@ -16,24 +17,22 @@ After every finished check the session's progress goes to the state file (scoreg
 dropped connection loses nothing, and opening the session again re-runs the finished checks from
 the cache (zero model calls). Animations are off: the app is meant for SSH.
 
-When the SSH connection drops (SIGHUP) or scoregap is asked to stop (SIGTERM), `hang_up` cancels the
+When the SSH connection drops (SIGHUP) or scoregap is asked to stop (SIGTERM: both routed by
+scoregap.tui.hangups), `hang_up` cancels the
 run in flight (it stops after its batch, which is cached), writes the state file and exits;
 `stopped_by` tells the command line which signal it was (tui/cli.py exits 128 + its number).
 """
 
 from __future__ import annotations
 
-import asyncio
 import signal
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.message import Message
-from textual.worker import Worker, WorkerState
 
 from scoregap.engine.cache import Cache
 from scoregap.engine.checks_api import CHECK_IDS
@@ -42,42 +41,29 @@ from scoregap.engine.progress import Cancelled
 from scoregap.engine.run import readable
 from scoregap.profiles import scenarios
 from scoregap.tui.console import shown_path
+from scoregap.tui.hangups import HangupSignals
 from scoregap.tui.screens.checklist import ChecklistScreen
 from scoregap.tui.screens.confirm_quit import ConfirmLeaveScreen, ConfirmQuitScreen
 from scoregap.tui.screens.error import ErrorScreen
+from scoregap.tui.screens.import_run import ImportScreen
 from scoregap.tui.screens.ranking import RankingScreen
 from scoregap.tui.screens.save_report import SaveReportScreen, SaveRequest
-from scoregap.tui.screens.import_run import ImportScreen
 from scoregap.tui.screens.start import StartScreen
 from scoregap.tui.screens.wizard import WizardScreen, parse_value
 from scoregap.tui.session_run import (
     CONCLUDE,
     AppEvents,
-    CheckFinished,
-    CheckStarted,
-    Concluded,
-    Measured,
-    Scored,
-    ProgressUpdate,
     RunCancelled,
     RunIdle,
     SessionRun,
-    VariantDone,
     WorkFailed,
 )
 from scoregap.tui.state import FILE_NAME, RecentSessions, fingerprint
 from scoregap.tui.widgets.prompt_diff import PromptPair
-
-HANGUP_SIGNALS = (signal.SIGHUP, signal.SIGTERM)   # the terminal went away; asked to stop
-
-
-@dataclass
-class PromptReady(Message):
-    check: str
-    pair: PromptPair
+from scoregap.tui.worker_reports import PromptReady, WorkerReports
 
 
-class ScoregapApp(App[None]):
+class ScoregapApp(WorkerReports, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "scoregap"
     BINDINGS = [Binding("q", "quit", "Quit")]
@@ -100,10 +86,10 @@ class ScoregapApp(App[None]):
         self._driving = False
         self._save_when_concluded = False
         self.stopped_by: int | None = None        # the signal that stopped the app, if one did
-        self._saved_handlers: dict[int, Any] = {}
+        self.signals = HangupSignals()
 
     def on_mount(self) -> None:
-        self._catch_hangups()
+        self.signals.route(self.hang_up)
         self.push_screen(StartScreen(self.recent.load(), scenarios()))
         if self.initial_session is not None:
             self.open_session(self.initial_session)
@@ -322,88 +308,6 @@ class ScoregapApp(App[None]):
                 run.running = ""
             post(RunIdle())
 
-    # -- what the worker reports --------------------------------------------------------------------
-
-    def on_progress_update(self, m: ProgressUpdate) -> None:
-        if self.checklist:
-            self.checklist.show_progress(m.info)
-
-    def on_scored(self, m: Scored) -> None:
-        if self.checklist:
-            self.checklist.show_score(m.yours, m.n)
-
-    def on_measured(self, m: Measured) -> None:
-        if self.checklist:
-            self.checklist.show_summary(m.summary)
-            self.request_prompt_pair(self.checklist.current)
-
-    def on_check_started(self, m: CheckStarted) -> None:
-        if self.checklist:
-            self.checklist.check_started(m.check)
-
-    def on_variant_done(self, m: VariantDone) -> None:
-        if self.checklist:
-            self.checklist.variant_done(m.check, m.finding)
-
-    def on_check_finished(self, m: CheckFinished) -> None:
-        if self.checklist:
-            self.checklist.check_finished(m.result, m.findings)
-            self.checklist.show_summary(m.summary)
-        if self.session_run and m.result.status in ("done", "skipped") and m.result.check not in self.session_run.finished:
-            self.session_run.finished.append(m.result.check)
-        self._remember()
-
-    def on_work_failed(self, m: WorkFailed) -> None:
-        if m.check == "":
-            if self.checklist:
-                self.checklist.show_summary(None, "could not measure your setup (r retries)")
-            self.push_screen(ErrorScreen(m.title, m.text))
-        elif m.check == CONCLUDE:
-            self.push_screen(ErrorScreen(m.title, m.text))
-        else:
-            if self.checklist:
-                self.checklist.check_failed(m.check, m.text)
-            self.notify(f"{m.title}; the other checks keep working. Details in its pane.", severity="error")
-
-    def on_run_cancelled(self, m: RunCancelled) -> None:
-        if self.checklist:
-            if m.check == "":
-                self.checklist.show_summary(None, "measuring cancelled (r resumes it)")
-            elif m.check != CONCLUDE:
-                self.checklist.check_cancelled(m.check)
-        self.notify("Cancelled. Finished batches are cached.")
-
-    def on_concluded(self, m: Concluded) -> None:
-        self.report = m.report
-        if self.ranking:
-            self.ranking.show(m.report)
-        if self._save_when_concluded:
-            self._save_when_concluded = False
-            self.save_report()
-
-    def on_run_idle(self, m: RunIdle) -> None:
-        self._driving = False
-        if self.checklist:
-            self.checklist.show_idle()
-        if self.session_run and self.session_run.queue:
-            self._driving = True
-            self.drive(self.session_run)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        worker = event.worker
-        if event.state != WorkerState.ERROR or worker.group not in ("engine", "prompt"):
-            return
-        if worker.group == "engine":
-            self._driving = False
-            if self.session_run:
-                self.session_run.clear()
-                self.session_run.running = ""
-            if self.checklist:
-                for check, state in list(self.checklist.states.items()):
-                    if state.status in ("running", "queued"):
-                        self.checklist.check_failed(check, readable(worker.error))  # type: ignore[arg-type]
-        self.push_screen(ErrorScreen(f"{worker.description} stopped", readable(worker.error)))  # type: ignore[arg-type]
-
     # -- prompts ----------------------------------------------------------------------------------
 
     def request_prompt_pair(self, check: str) -> None:
@@ -425,10 +329,6 @@ class ScoregapApp(App[None]):
         except InputError as err:
             pair = PromptPair("yours", "reference", "", "", (), (), f"The prompts could not be rendered: {err}")
         self.post_message(PromptReady(check, pair))
-
-    def on_prompt_ready(self, m: PromptReady) -> None:
-        if self.checklist:
-            self.checklist.show_pair(m.check, m.pair)
 
     # -- ranking and reports -------------------------------------------------------------------------
 
@@ -482,26 +382,8 @@ class ScoregapApp(App[None]):
 
     # -- quitting ---------------------------------------------------------------------------------
 
-    def _catch_hangups(self) -> None:
-        """Route SIGHUP and SIGTERM to `hang_up` while the app runs (only the main thread's loop
-        can; elsewhere, as on Windows, the signals keep their default)."""
-        loop = asyncio.get_running_loop()
-        for signum in HANGUP_SIGNALS:
-            previous = signal.getsignal(signum)
-            try:
-                loop.add_signal_handler(signum, self.hang_up, signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue
-            self._saved_handlers[signum] = previous
-
     def on_unmount(self) -> None:
-        """Give SIGHUP and SIGTERM back their handlers from before the app."""
-        loop = asyncio.get_running_loop()
-        for signum, previous in self._saved_handlers.items():
-            loop.remove_signal_handler(signum)
-            if previous is not None:
-                signal.signal(signum, previous)
-        self._saved_handlers.clear()
+        self.signals.release()
 
     def hang_up(self, signum: int = signal.SIGHUP) -> None:
         """The terminal went away (SIGHUP: an SSH connection dropped) or scoregap was asked to stop

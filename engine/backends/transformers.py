@@ -43,6 +43,7 @@ from scoregap.engine.backends.base import (
     without_config,
 )
 from scoregap.engine.backends.batching import MIN_SHARED_PREFIX, PrefixStore, cheaper_order, shared_prefix
+from scoregap.engine.backends.hf_generation import generate_batch
 from scoregap.engine.backends.hf_loading import (
     available_devices,
     check_device,
@@ -67,23 +68,6 @@ if TYPE_CHECKING:
     from scoregap.engine.setup import LoadingSpec
 
 AUTO_BATCH = {"cuda": 64, "cpu": 32, "mps": 16}
-
-
-def finite_logits() -> Any:
-    """A logits processor that raises `NonFiniteOutput` (with the rows) at the first generation step
-    whose raw logits hold a NaN or +inf, or are -inf throughout: greedy decoding would otherwise
-    pick token 0 and sampling would fail inside torch. It runs before the temperature and top-p
-    warpers, which legitimately write -inf, so only their input is judged."""
-    from transformers import LogitsProcessor
-
-    class FiniteLogits(LogitsProcessor):
-        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-            bad = scores.isnan().any(-1) | scores.isposinf().any(-1) | scores.isneginf().all(-1)
-            if bool(bad.any()):
-                raise NonFiniteOutput(bad.nonzero()[:, 0].tolist(), "generation")
-            return scores
-
-    return FiniteLogits()
 
 
 def cache_bytes(cache: Any) -> int:
@@ -399,67 +383,7 @@ class TransformersBackend:
         except NonFiniteOutput as err:
             raise NonFiniteOutput([indices[row] for row in err.indices], "generation") from None
 
-    @torch.inference_mode()
     def _generate_batch(self, batch: list[Generate], prompts: list[list[int]]) -> list[GenerationResult]:
-        from transformers import (
-            GenerationConfig,
-            LogitsProcessorList,
-            StoppingCriteria,
-            StoppingCriteriaList,
-        )
-
-        first = batch[0]
-        width = max(len(p) for p in prompts)
-        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, p in enumerate(prompts):
-            ids[row, width - len(p):] = torch.tensor(p)
-            mask[row, width - len(p):] = 1
-        tokenizer, stops = self.tokenizer, first.stop
-
-        class StopStrings(StoppingCriteria):
-            """Stops a row once its decoded text holds a stop string, even one merged into a token."""
-
-            def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-                texts = tokenizer.batch_decode(input_ids[:, width:], skip_special_tokens=True)
-                done = [any(s in t for s in stops) for t in texts]
-                return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-        sampling = first.temperature > 0.0
-        config = GenerationConfig(
-            max_new_tokens=first.max_new_tokens,
-            do_sample=sampling,
-            temperature=first.temperature if sampling else None,
-            top_p=first.top_p if sampling else None,
-            top_k=0 if sampling else None,
-            pad_token_id=self.pad_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-        )
-        out = self.model.generate(
-            input_ids=ids.to(self.device),
-            attention_mask=mask.to(self.device),
-            generation_config=config,
-            stopping_criteria=StoppingCriteriaList([StopStrings()]) if stops else None,
-            logits_processor=LogitsProcessorList([finite_logits()]),
-        )
-        results = []
-        eos = self.tokenizer.eos_token_id
-        self.tokens_fed += out.numel()   # prompts (padded) and every step's row, finished or not
-        for row, p in enumerate(prompts):
-            new = out[row, width:].tolist()
-            ended_by_eos = eos is not None and eos in new
-            if ended_by_eos:
-                new = new[: new.index(eos)]
-            while new and new[-1] == self.pad_id and self.pad_id != eos:
-                new.pop()
-            text = self.tokenizer.decode(new, skip_special_tokens=True)
-            cut = min((text.find(s) for s in stops if s in text), default=-1)
-            if cut >= 0:
-                text, reason = text[:cut], "stop"
-            else:
-                reason = "eos" if ended_by_eos else "length"
-            results.append(GenerationResult(
-                text=text, finish_reason=reason, n_tokens=len(new),
-                n_prompt_tokens=len(p), doubled_bos=has_doubled_bos(self.tokenizer, p),
-            ))
+        results, fed = generate_batch(self.model, self.tokenizer, self.device, self.pad_id, batch, prompts)
+        self.tokens_fed += fed
         return results

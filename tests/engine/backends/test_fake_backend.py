@@ -382,3 +382,24 @@ def test_an_evaluation_end_to_end_imports_neither_torch_nor_transformers(world, 
     assert done.returncode == 0, done.stderr
     score, heavy = json.loads(done.stdout.strip().splitlines()[-1])
     assert heavy == [] and score == evaluate(setup, model, world / "cache").result.score
+
+
+def test_the_model_input_loads_its_tokenizer_as_the_setup_says_trust_remote_code(world, mc_task, monkeypatch):
+    """The prompt pane and the report read `Engine.model_input`; its tokenizer must be loaded with
+    the setup's trust_remote_code, as the backend loads it (a model whose tokenizer is code needs it)."""
+    from scoregap.engine.backends.fake import FakeBackend
+
+    seen: list[bool] = []
+    real = FakeBackend.load_tokenizer.__func__
+
+    def recording(cls, model, loading):
+        seen.append(loading.trust_remote_code)
+        return real(cls, model, loading)
+
+    monkeypatch.setattr(FakeBackend, "load_tokenizer", classmethod(recording))
+    model = write_fake_model(world / "plain", mc_task)
+    engine = Engine(resolve_model(str(model)), Cache(world / "cache"))
+    for trust in (False, True):
+        setup = write_setup(world / f"trust-{trust}.toml", mc_task, **{"loading.trust_remote_code": trust})
+        assert engine.model_input(load_setup(setup)).tokens
+    assert seen == [False, True]     # one load each: the tokenizer is kept per trust_remote_code

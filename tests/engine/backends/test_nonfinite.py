@@ -142,7 +142,7 @@ def test_loglikelihood_names_the_first_request_of_the_failing_batch(nan_backend:
 def test_the_step_check_accepts_warped_rows_and_rejects_nan_inf_and_dead_rows() -> None:
     import torch
 
-    from scoregap.engine.backends.transformers import finite_logits
+    from scoregap.engine.backends.hf_generation import finite_logits
 
     check, ids = finite_logits(), torch.zeros((3, 2), dtype=torch.long)
     warped = torch.tensor([[0.0, -math.inf, 1.0], [2.0, 1.0, -math.inf], [0.5, 0.5, 0.5]])
