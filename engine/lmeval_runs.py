@@ -81,6 +81,10 @@ def read_lmeval(path: Path | str, task: str = "", metric: str = "") -> tuple[Log
     samples_path, docs = _samples(file, data, configs, recon, metric_name, filter_name)
     facts = {k: v for k, v in recon.values.items() if k in FACT_NAMES}
     notes = list(recon.unrepresentable)
+    others = sorted(p.name for p in Path(path).rglob("results_*.json") if p != file) if Path(path).is_dir() else []
+    if others:
+        notes.append(f"{len(others) + 1} results files under {path}: read the newest by name, {file.name} (the "
+                     f"others: {', '.join(others)}); name a file to read another")
     if not docs:
         notes.append("no per-sample logs beside the results file (run lm-eval with --log_samples): prompts "
                      "and per-doc outcomes cannot be compared")

@@ -84,7 +84,7 @@ def test_python_in_the_config_is_listed_as_not_expressible(tmp_path):
     ("samples from another run", "2 samples, but the results file"),
     ("broken json", "not valid JSON"),
 ])
-def test_bad_input_is_one_clear_error(case, message, tmp_path):
+def test_bad_input_is_one_clear_error(case, message, tmp_path, capsys):
     folder = tmp_path / "out"
     task = ""
     if case == "empty folder":
@@ -102,6 +102,10 @@ def test_bad_input_is_one_clear_error(case, message, tmp_path):
         (folder / "results_x.json").write_text("{\"results\": ")
     with pytest.raises(InputError, match=message):
         read_lmeval(folder, task)
+    args = ["import", "lm-eval", str(folder), "--reported", "61.9", "--out", str(tmp_path / "s.toml")]
+    assert main(args + (["--task", task] if task else [])) == 2      # the command: one paragraph, exit 2
+    err = capsys.readouterr().err
+    assert err.startswith("scoregap: error:") and "Traceback" not in err and "\n\n" not in err.strip(), err
 
 
 def test_the_import_command_writes_a_session_and_refuses_to_overwrite_it(tmp_path, capsys):
@@ -225,3 +229,51 @@ def test_a_catalog_task_keeps_what_the_run_changed_and_lists_what_no_key_says():
     assert "generation.stop" not in recon.values                             # the preset's stop strings
     assert any(line.startswith("generation_kwargs top_k = 5") for line in recon.unrepresentable)
     load_setup(recon.extends).with_values(dict(recon.values))                # a valid setup
+
+
+def test_a_folder_with_several_results_files_says_which_it_read(tmp_path):
+    """Found by an audit: lm-eval's reader took the newest results file without a word (lighteval's said)."""
+    import shutil
+
+    out = write_run(tmp_path / "out", shots=2)
+    first = next(out.rglob("results_*.json"))
+    later = first.with_name("results_2099-01-01T00-00-00.000000.json")
+    shutil.copyfile(first, later)
+    run, _ = read_lmeval(out)
+    assert run.path == str(later)
+    assert any(note.startswith("2 results files") and first.name in note for note in run.notes), run.notes
+    alone, _ = read_lmeval(first)                      # a file named: nothing to say
+    assert not any("results files" in note for note in alone.notes)
+
+
+def test_the_token_view_of_the_first_differing_prompt_says_where_the_two_part():
+    from scoregap.engine.backends.fake_model import FakeTokenizer
+    from scoregap.engine.runs import token_difference
+
+    tok = FakeTokenizer()
+    diff = token_difference(tok, "Question: 2 plus 3?\nAnswer:", "Question: 2 plus 3?\n\nAnswer:")
+    a, b = tok.encode("Question: 2 plus 3?\nAnswer:"), tok.encode("Question: 2 plus 3?\n\nAnswer:")
+    at = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    assert (diff["yours"], diff["reported"], diff["first"]) == (len(a), len(b), at) and len(b) > len(a)
+    assert diff["yours_from"][0] != diff["reported_from"][0]
+    assert "".join(diff["reported_from"]).startswith("\n")
+    same = token_difference(tok, "Answer:", "Answer:")
+    assert same["first"] == same["yours"] == same["reported"] and same["yours_from"] == []
+
+
+def test_a_logged_prompt_the_rebuilt_setup_does_not_give_is_shown_with_its_whitespace(tmp_path, capsys):
+    """The import's prompt check: N/M identical, and the first difference printed with visible
+    spaces and newlines (a doubled newline is the kind of difference that is invisible otherwise)."""
+    out = write_run(tmp_path / "a")
+    samples = next(out.rglob("samples_*.jsonl"))
+    lines = samples.read_text(encoding="utf-8").splitlines()
+    lines[0] = lines[0].replace("?\\nAnswer:", "?\\n\\nAnswer:", 1)
+    samples.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["import", "lm-eval", str(out), "--reported", "61.9", "--out", str(tmp_path / "s.toml")]) == 0
+    printed = capsys.readouterr().out
+    assert "2/3 prompts identical to the logged ones" in printed
+    shown = printed.split("first difference, doc ", 1)[1].splitlines()
+    assert shown[0].startswith("0 (␣ space, ↵ newline")
+    assert [line.strip() for line in shown[1:3]] == ["--- logged", "+++ rebuilt"]
+    assert "  -↵" in shown                                              # the logged extra blank line
+    assert any(line.startswith("   Question:␣What␣is␣") and line.endswith("?↵") for line in shown)
