@@ -14,7 +14,7 @@ Every plan computes each request exactly; only the cost differs.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 MIN_SHARED_PREFIX = 32
@@ -25,18 +25,14 @@ and fixed shots, say); below that the extra forward pass is not worth it."""
 def shared_prefix(contexts: list[list[int]]) -> int:
     """Tokens all `contexts` start with, leaving each at least one token of its own (its last
     position's logits score its continuations)."""
-    low, high = min(contexts), max(contexts)   # the common prefix of all is that of these two
-    n = 0
-    limit = min(len(c) for c in contexts) - 1
-    while n < limit and low[n] == high[n]:
-        n += 1
-    return n
+    # the common prefix of all is that of the least and the greatest
+    return max(0, min(common_prefix(min(contexts), max(contexts)), min(len(c) for c in contexts) - 1))
 
 
 Group = tuple[tuple[int, ...], list[int]]   # a context's tokens and the requests that share it
 
 
-def common_prefix(a: tuple[int, ...], b: tuple[int, ...]) -> int:
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     n, limit = 0, min(len(a), len(b))
     while n < limit and a[n] == b[n]:
         n += 1
