@@ -315,11 +315,16 @@ class Diagnosis:
 
     # -- conclusions -------------------------------------------------------------------------
 
+    @property
+    def runs_evidence(self) -> ranking.RunsEvidence:
+        """What the session's two runs, compared, say about each fix (none: nothing)."""
+        return ranking.RunsEvidence.from_comparison((self.runs or {}).get("comparison"))
+
     def rank(self) -> None:
         """Significance across every finished check (Holm), and the ranking; no model calls."""
         assert self.noise is not None
         ranking.mark_significance(self.results, self.noise.half_width)
-        self.ranking = ranking.rank(self.results, self.session.known)
+        self.ranking = ranking.rank(self.results, self.session.known, self.runs_evidence)
 
     def conclude(self) -> None:
         """The ranking, then the reconciliation and, while a residual beyond noise remains,
@@ -336,7 +341,7 @@ class Diagnosis:
             fixed = {g.variant.check for g in found}
             causes = [f for f in self.ranking if ranking.is_cause(f)]
             rest = [f for f in self.ranking if not ranking.is_cause(f) and f.variant.check not in fixed]
-            self.ranking = ranking.group_alternatives(causes + found + rest, self.session.known)
+            self.ranking = ranking.group_alternatives(causes + found + rest, self.session.known, self.runs_evidence)
             self.reconciliation = reconcile.reconcile(self)
 
     def evaluate_fixes(self, fixes: list[Variant]) -> tuple[Evaluation, list[float]]:

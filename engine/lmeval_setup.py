@@ -14,18 +14,75 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 from scoregap.engine import catalog
 from scoregap.engine.errors import InputError
 from scoregap.engine.runs import Reconstruction
+from scoregap.profiles import PROFILES_DIR
 
 DTYPES = {"float32": "float32", "bfloat16": "bfloat16", "float16": "float16", "auto": "auto",
           "half": "float16", "float": "float32", "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 GSM8K_FILTERS = {"strict-match": "gsm8k_strict", "flexible-extract": "gsm8k_flexible"}
 SAMPLERS = {"default": "stream", "first_n": "first_n"}
 
+STOCK_FILE = PROFILES_DIR / "lm-eval" / "stock.json"
+STOCK_FIELDS = ("dataset_name", "test_split", "validation_split", "fewshot_split", "description", "doc_to_text",
+                "doc_to_choice", "doc_to_target", "process_docs", "process_results", "output_type")
+"""The fields of a catalog task's config that shape its docs and prompts, as lm-eval 0.4.13's
+stock YAML has them (scripts/make_lmeval_stock.py writes them): a run that recorded another value
+ran another task than the preset reproduces."""
 
+
+@cache
+def stock_configs() -> Mapping[str, Mapping[str, Any]]:
+    return json.loads(STOCK_FILE.read_text(encoding="utf-8"))["tasks"]
+
+
+def stock_differences(configs: Mapping[str, Mapping[str, Any]], versions: Mapping[str, Any]) -> list[str]:
+    """Each recorded field of a catalog task that is not lm-eval 0.4.13's own, in words: the
+    setup renders the stock task, so these are what it cannot say (a task version that differs
+    from the stock one too: the task may have changed since)."""
+    stock = stock_configs()
+    out: list[str] = []
+    for name, config in configs.items():
+        theirs = stock.get(name)
+        if theirs is None:
+            continue
+        changed = [f for f in STOCK_FIELDS if f in config and _stock_value(config[f]) != _stock_value(theirs[f])]
+        for f in changed:
+            mine, stock_value = _apart(config[f], theirs[f])
+            out.append(f"{name}: {f} is {mine}, lm-eval 0.4.13's is {stock_value} (the setup renders the stock "
+                       f"task; log samples to see the prompts)")
+        version = versions.get(name)
+        if version not in (None, "Yaml") and theirs["version"] is not None and not _same_version(version, theirs["version"]):
+            out.append(f"{name}: task version {version}, where the catalog reproduces lm-eval 0.4.13's version "
+                       f"{theirs['version']} (the task changed between the two)")
+    return out
+
+
+def _apart(a: Any, b: Any) -> tuple[str, str]:
+    """Two values as `_short` shows them; two long strings from a little before where they part."""
+    if isinstance(a, str) and isinstance(b, str) and max(len(repr(a)), len(repr(b))) > 70:
+        at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        start = max(at - 20, 0)
+        cut = lambda text: ("…" if start else "") + _short(text[start:])
+        return cut(a), cut(b)
+    return _short(a), _short(b)
+
+
+def _same_version(a: Any, b: Any) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+def _stock_value(value: Any) -> Any:
+    """A recorded value as compared with the stock one: whitespace at the ends of a function's
+    source is not a difference."""
+    return value.strip() if isinstance(value, str) else value
 
 
 def catalog_benchmark(name: str, configs: Mapping[str, Any]) -> str:
@@ -74,7 +131,9 @@ def reconstruct(name: str, configs: Mapping[str, Mapping[str, Any]], data: Mappi
         else:
             values["task.limit"] = int(limit)
     version = data.get("versions", {}).get(name)
-    if version not in (None, "Yaml"):
+    if benchmark:
+        lost += stock_differences(configs, data.get("versions") or {})
+    elif version not in (None, "Yaml"):
         lost.append(f"task version {version} (recorded; no setup key holds it)")
     task_file = values.pop("_task_file", None)
     return Reconstruction(extends, values, task_file, tuple(lost), missing)
@@ -82,8 +141,9 @@ def reconstruct(name: str, configs: Mapping[str, Mapping[str, Any]], data: Mappi
 
 def _catalog_task(extends: str, config: Mapping[str, Any], values: dict[str, Any], lost: list[str]) -> None:
     """The preset, plus what the run changed that a key says: the data it read, the delimiters,
-    the sampler, the generation arguments. (Its doc_to_* and description are the preset's: the
-    import's prompt check compares them with the logged prompts.)"""
+    the sampler, the generation arguments. (Its doc_to_*, description and splits are the preset's:
+    `stock_differences` lists any the run changed, and the import's prompt check compares the
+    prompts with the logged ones.)"""
     from scoregap.engine.presets import load_setup
 
     preset = load_setup(extends)

@@ -17,11 +17,17 @@ several ways (comparing the whole generation with a prefix match, or extracting 
 can change exactly the same docs): the data cannot tell them apart. Across checks they share a
 `group` number and stay together, the one a stated fact supports first; within one check the
 best is ranked and the others are named beside it (`alike`).
+
+When the session names two logged runs, what they show is evidence too (`RunsEvidence`): among
+causes, a fix that sets a key the runs recorded differently to the reported run's value comes
+first, and a fix that only changes the prompt comes last when the runs fed every shared doc the
+same prompt (it cannot be why those two runs differ). The evidence orders causes; it never makes
+a finding significant or a cause.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from scoregap.engine import stats
@@ -68,9 +74,47 @@ def mark_significance(results: dict[str, CheckResult], floor: float) -> None:
         results[cid].findings[i] = f
 
 
-def rank(results: dict[str, CheckResult], known: Mapping[str, Any]) -> list[Finding]:
-    """Each check's most explaining finding (repeats aside), causes first, best explanation
-    first; equivalent causes grouped."""
+PROMPT_KEYS = ("prompt.", "fewshot.", "chat.")
+"""Setup sections whose every key changes only the strings the model is fed."""
+
+
+@dataclass(frozen=True)
+class RunsEvidence:
+    """What two logged runs, compared doc by doc (engine/runs.py), say about a fix."""
+
+    differing: Mapping[str, Any] = field(default_factory=dict)   # key the runs record differently -> reported value
+    prompts_identical: bool = False      # every doc both runs logged was fed the same strings
+
+    @classmethod
+    def from_comparison(cls, comparison: Mapping[str, Any] | None) -> RunsEvidence:
+        """From `RunComparison.to_dict()` (the report's runs.comparison); none: no evidence."""
+        if not comparison:
+            return cls()
+        differing = {d["key"]: d["reported"] for d in comparison["differences"] if "." in d["key"]}
+        same = comparison["matched"] > 0 and comparison["identical_prompts"] == comparison["matched"]
+        return cls(differing, same)
+
+    def support(self, f: Finding) -> int:
+        """1: the fix sets a key the runs differ on to the reported run's value; -1: it changes
+        only the prompt, which the runs show was the same; 0: the runs say nothing of it."""
+        changes = dict(f.variant.changes)
+        if any(key in changes and _same_value(changes[key], value) for key, value in self.differing.items()):
+            return 1
+        if self.prompts_identical and changes and all(k.startswith(PROMPT_KEYS) for k in changes):
+            return -1
+        return 0
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return a == b or str(a) == str(b)
+
+
+def rank(results: dict[str, CheckResult], known: Mapping[str, Any],
+         runs: RunsEvidence = RunsEvidence()) -> list[Finding]:
+    """Each check's most explaining finding (repeats aside), causes first, those the runs
+    support before the rest, best explanation first; equivalent causes grouped."""
     best = []
     for r in results.values():
         candidates = [f for f in r.findings if not f.variant.repeat] if r.status == "done" else []
@@ -82,7 +126,8 @@ def rank(results: dict[str, CheckResult], known: Mapping[str, Any]) -> list[Find
         # a numbering): it is named beside the best one, not ranked on its own.
         alike = tuple((f.variant.name, agreement(f, top)) for f in candidates if f is not top and alternative(f, top))
         best.append(replace(top, alike=alike))
-    return group_alternatives(sorted(best, key=lambda f: (not is_cause(f), -explains(f))), known)
+    order = sorted(best, key=lambda f: (not is_cause(f), -runs.support(f) if is_cause(f) else 0, -explains(f)))
+    return group_alternatives(order, known, runs)
 
 
 def alternative(f: Finding, g: Finding) -> bool:
@@ -103,10 +148,11 @@ def contradicts(f: Finding, known: Mapping[str, Any]) -> bool:
     return any(key in known and str(known[key]) != str(value) for key, value in f.variant.changes)
 
 
-def group_alternatives(ordered: list[Finding], known: Mapping[str, Any]) -> list[Finding]:
+def group_alternatives(ordered: list[Finding], known: Mapping[str, Any],
+                       runs: RunsEvidence = RunsEvidence()) -> list[Finding]:
     """`ordered` with equivalent causes given one group number and kept together, at the place
-    of the best of them; within a group a fix the report's facts support comes first and one
-    they contradict last."""
+    of the best of them; within a group a fix the report's facts or the runs support comes first
+    and one they contradict last."""
     groups: list[list[Finding]] = []
     for f in (replace(f, group=0) for f in ordered):
         home = next((g for g in groups if alternative(f, g[0])), None)
@@ -121,6 +167,6 @@ def group_alternatives(ordered: list[Finding], known: Mapping[str, Any]) -> list
             out += g
             continue
         number += 1
-        g = sorted(g, key=lambda f: (not f.variant.known, contradicts(f, known), -explains(f)))
+        g = sorted(g, key=lambda f: (not f.variant.known, -runs.support(f), contradicts(f, known), -explains(f)))
         out += [replace(f, group=number) for f in g]
     return out

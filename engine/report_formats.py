@@ -245,7 +245,7 @@ def markdown(m: dict[str, Any]) -> str:
         for label, r in zip(numbering(causes), causes):
             after = f" (after {', '.join(r['after'])})" if r["after"] else ""
             after += f" (or {' / '.join(r['alike'])})" if r.get("alike") else ""
-            after += " (the runs show it)" if r.get("runs_show") else ""
+            after += runs_note(r)
             out.append(f"| {label} | {md(r['check'])} | {md(r['variant'] + after)} | {score_text(r, n)} | "
                        f"{signed(r['delta'])} | {ci_text(r['ci'])} | {closes_text(r)} | {p_text(r['p'])} |")
         out += [""] + [md(line) + "\n" for line in alternatives_lines(m)]
@@ -330,10 +330,18 @@ def _svg_effects(m: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def runs_note(r: dict[str, Any]) -> str:
+    """What the two logged runs say of a ranked fix (engine/ranking.py::RunsEvidence)."""
+    support = r.get("runs_show", 0)
+    if support > 0:
+        return " (the runs show it)"
+    return " (the runs' prompts were identical: not why they differ)" if support < 0 else ""
+
+
 def _rows(e: Any, rows: list[dict[str, Any]], n: int, labels: list[str] | None = None) -> str:
     return "".join(
         (f"<tr><td>{e(labels[i])}</td>" if labels else "<tr>")
-        + f"<td>{e(r['check'])}</td><td>{e(r['variant'])}</td><td>{e(score_text(r, n))}</td><td>{signed(r['delta'])}</td>"
+        + f"<td>{e(r['check'])}</td><td>{e(r['variant'] + runs_note(r))}</td><td>{e(score_text(r, n))}</td><td>{signed(r['delta'])}</td>"
         f"<td>{ci_text(r['ci'])}</td><td>{e(closes_text(r))}</td></tr>"
         for i, r in enumerate(rows)
     )

@@ -167,9 +167,9 @@ def report_model(d: Diagnosis) -> dict[str, Any]:
         "environment": environment(yours_setup.loading.backend),
     }
     model["runs"] = d.runs
-    differing = set(((d.runs or {}).get("comparison") or {}).get("implicated_keys", []))
-    for r in model["ranking"]:
-        r["runs_show"] = bool(differing & set(r["changes"]))
+    evidence = d.runs_evidence
+    for r, f in zip(model["ranking"], d.ranking):
+        r["runs_show"] = evidence.support(f)     # 1: the runs show it; -1: their prompts rule it out
     first = d.yours.planned[0]
     theirs_context = first.prompt.context
     if rec is not None and rec.setup != yours_setup:

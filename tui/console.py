@@ -39,6 +39,7 @@ from scoregap.engine.report_formats import (
     p_text,
     pct,
     runs_lines,
+    runs_note,
     score_text,
     signed,
     unexplained_line,
@@ -235,7 +236,8 @@ def report_summary(m: dict[str, Any], written: list[Path], width: int = 80) -> s
     for label, r in zip(numbering(causes), causes):
         alike = f" (or {' / '.join(r['alike'])})" if r.get("alike") else ""
         after = f" (after {', '.join(r['after'])})" if r.get("after") else ""
-        out.append(wrap(f"{label:>3}  {r['check']}: {r['variant']}{alike}{after}", width, "", "       "))
+        out.append(wrap(f"{label:>3}  {r['check']}: {r['variant']}{alike}{after}{runs_note(r)}", width, "",
+                        "       "))
         out.append(wrap(f"{signed(r['delta'])} points {ci_text(r['ci'])}, closes {closes_text(r)}, "
                         f"p {p_text(r['p'])}, score {score_text(r, n)}", width, "       ", "       "))
     for text in alternatives_lines(m):

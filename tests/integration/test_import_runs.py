@@ -37,7 +37,8 @@ TASKS = Path(lm_eval.__file__).parent / "tasks"
 ARITH = PROFILES_DIR / "tasks" / "arith"
 CENSUS = PROFILES_DIR / "demo" / "tasks" / "census"
 LIMIT = 24
-CENSUS_LIMIT = 60
+CENSUS_LIMIT = 240     # the whole census split: 0 vs 3 shots is 23 docs apart there, 4 on 60 docs
+CHAT_LIMIT = 60
 
 LOCAL_TASK = """task: {name}
 dataset_path: json
@@ -102,7 +103,7 @@ def runs(tiny_model, tmp_path_factory) -> dict[str, Path]:
         "arc_easy": _run(tiny, tasks, "arc_easy", root / "arc", num_fewshot=2, limit=LIMIT, **seeds),
         "census0": _run(demo, tasks, "census_mc", root / "census0", num_fewshot=0, limit=CENSUS_LIMIT, **seeds),
         "census3": _run(demo, tasks, "census_mc", root / "census3", num_fewshot=3, limit=CENSUS_LIMIT, **seeds),
-        "census3chat": _run(demo, tasks, "census_mc", root / "census3chat", num_fewshot=3, limit=CENSUS_LIMIT,
+        "census3chat": _run(demo, tasks, "census_mc", root / "census3chat", num_fewshot=3, limit=CHAT_LIMIT,
                             apply_chat_template=True, fewshot_as_multiturn=True, **seeds),
     }
 
@@ -124,6 +125,7 @@ def test_the_rebuilt_setup_renders_every_logged_prompt_and_scores_the_same(name,
     session = _session(runs[name], tmp_path / "session.toml")
     logged, recon = read_lmeval(runs[name])
     assert recon.extends == ("lm-eval/arc_easy" if name == "arc_easy" else "lm-eval/base")
+    assert not [line for line in recon.unrepresentable if line.startswith("arc_easy:")]   # lm-eval's own config
     n = len(logged.docs)
     assert n == (12 if name == "arc_easy" else LIMIT)       # the ARC replica's test split has 12 docs
     check = verify_session(session, cache)
@@ -193,25 +195,36 @@ def test_zero_against_three_shots_is_named_by_the_runs_alone(runs, tmp_path):
     assert c.outcomes["only reported"] > c.outcomes["only yours"]
 
 
-def test_the_planted_difference_between_two_runs_is_ranked_first(runs, cache, tmp_path):
-    """Your run applied the chat template, the reported one did not (3 shots each)."""
-    session = _session(runs["census3chat"], tmp_path / "session.toml", reported=runs["census3"])
-    assert session.known["chat.apply_template"] is False
-    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, limit=CENSUS_LIMIT)
+PLANTED = {   # yours, your metric, reported, the check and the fix that must rank first
+    "chat template on vs off": ("census3chat", "", "census3", "template", ("chat.apply_template", False)),
+    "0 vs 3 shots": ("census0", "", "census3", "fewshot", ("fewshot.k", 3)),
+    "acc vs acc_norm": ("census3", "acc", "census3", "metric", ("scoring.metric", "acc_norm")),
+}
+
+
+@pytest.mark.parametrize("case", PLANTED)
+def test_the_planted_difference_between_two_runs_is_ranked_first(case, runs, cache, tmp_path):
+    yours, metric, reported, check, (key, value) = PLANTED[case]
+    imported = import_runs(read_lmeval(runs[yours], metric=metric), tmp_path / "session.toml",
+                           reported=read_lmeval(runs[reported]))
+    session = load_session(imported.session)
+    assert session.known[key] == value
+    run = DiagnosisRun.open(session, cache=cache, checks=CHECKS, limit=len(imported.yours.docs))
     report = run.run_all()
     causes = [f.variant for f in run.diagnosis.ranking if is_cause(f)]
-    assert causes and causes[0].check == "template" and dict(causes[0].changes)["chat.apply_template"] is False
+    assert causes and causes[0].check == check and dict(causes[0].changes)[key] == value, causes
     assert causes[0].known
     shown = report["runs"]["comparison"]
-    assert [d["key"] for d in shown["differences"]] == ["chat.apply_template"]
-    assert "template" in shown["implicated"]
-    assert report["ranking"][0]["runs_show"]
-    assert report["runs"]["remeasure"]["flips"] == 0
+    assert [d["key"] for d in shown["differences"]] == [key]
+    assert check in shown["implicated"]
+    assert report["ranking"][0]["runs_show"] == 1
     assert report["runs"]["remeasure"]["max_abs_delta_loglikelihood"] < 1e-4
+    assert report["runs"]["remeasure"]["flips"] == 0
     from scoregap.engine.report_formats import markdown
 
     text = markdown(report)
     assert text.index("## What the two runs show") < text.index("## Ranked causes")
+    assert "(the runs show it)" in text
 
 
 def test_a_rebuilt_setup_that_differs_shows_the_first_difference(runs, tmp_path):

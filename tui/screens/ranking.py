@@ -30,6 +30,7 @@ def _signed(x: float | None) -> str:
 ESSENTIAL = ("#", "check", "variant", "Δ", "n", "closes", "sig")
 ALL = ("#", "check", "variant", "score", "Δ", "95% CI", "n", "closes", "sig")
 WIDE = 100   # cells the full table needs with typical names
+RUNS_MARK = {1: " (runs show it)", -1: " (runs: same prompts)"}   # engine/ranking.py::RunsEvidence
 
 
 def ranking_rows(report: dict[str, Any]) -> list[dict[str, str]]:
@@ -39,6 +40,7 @@ def ranking_rows(report: dict[str, Any]) -> list[dict[str, str]]:
     out = []
     for label, r in zip(numbering(rows), rows):   # 2a, 2b: equivalent causes, one explanation
         after = f" (after {', '.join(r['after'])})" if r.get("after") else ""   # a later round's cause
+        after += RUNS_MARK.get(r.get("runs_show", 0), "")
         out.append({"#": label, "check": r["check"], "variant": r["variant"] + after, "score": score_text(r, n),
                     "Δ": _signed(r["delta"]), "95% CI": f"[{_signed(r['ci'][0])}, {_signed(r['ci'][1])}]",
                     "n": str(r["n"]), "closes": closes_text(r), "sig": sig_text(r["significant"], r.get("screened"))})
