@@ -197,6 +197,29 @@ def runs_lines(m: dict[str, Any]) -> list[str]:
     return lines
 
 
+DOC_COLUMNS = ("doc", "outcome", "prompts", "question")
+MD_DOC_ROWS = 30     # docs of two compared runs a Markdown or HTML report lists (report.json: all kept)
+
+
+def doc_cells(row: dict[str, Any]) -> dict[str, str]:
+    """One doc of two compared runs (`runs.doc_rows`) as table cells."""
+    if row["identical"]:
+        prompts = "identical"
+    elif row.get("tokens"):
+        t = row["tokens"]
+        prompts = f"part at token {t['first']} ({t['yours']} vs {t['reported']} tokens)"
+    else:
+        prompts = f"part at character {row['parts_at']}"
+    doc = f"{row['subtask']} {row['doc_id']}" if row.get("subtask") else str(row["doc_id"])
+    return {"doc": doc, "outcome": row["outcome"] or "not logged", "prompts": prompts, "question": row["question"]}
+
+
+def doc_lines_intro(c: dict[str, Any]) -> str:
+    listed, differing = len(c.get("docs", [])), c.get("docs_differing", 0)
+    more = f" (the first {listed} listed, flips first)" if listed < differing else " (flips first)"
+    return f"{differing} of the {c['matched']} matched docs differ in outcome or prompt{more}."
+
+
 def md(text: object) -> str:
     """A string from the user, a file or the model, made inert in Markdown: one line (a newline
     could start a heading or a fence), no leading spaces (an indented code block), and every mark
@@ -227,10 +250,20 @@ def markdown(m: dict[str, Any]) -> str:
            f"**{md(verdict_line(m))}**", ""]
     if runs_lines(m):
         out += ["## What the two runs show", ""] + [f"- {md(line)}" for line in runs_lines(m)] + [""]
-        first = ((m.get("runs") or {}).get("comparison") or {}).get("first_difference")
+        comparison = (m.get("runs") or {}).get("comparison") or {}
+        first = comparison.get("first_difference")
         if first:
             out += [f"First differing prompt (your doc {first['doc_id']}):", ""]
             out += fence("\n".join(prompt_diff(first["yours"], first["reported"], "yours", "reported")[:40]), "diff")
+            out.append("")
+        if comparison.get("docs"):
+            out += ["### Doc by doc", "", md(doc_lines_intro(comparison)) + " report.json holds both prompts of each.", "",
+                    "| " + " | ".join(DOC_COLUMNS) + " |", "|" + "---|" * len(DOC_COLUMNS)]
+            for row in comparison["docs"][:MD_DOC_ROWS]:
+                cells = doc_cells(row)
+                out.append("| " + " | ".join(md(cells[c]) for c in DOC_COLUMNS) + " |")
+            if len(comparison["docs"]) > MD_DOC_ROWS:
+                out.append(f"\n{len(comparison['docs']) - MD_DOC_ROWS} more in report.json.")
             out.append("")
     out += [f"Noise floor: ±{pct(m['noise_floor']['half_width'])} points. {md(m['noise_floor']['basis'])}", ""]
     if m.get("outputs"):
@@ -347,6 +380,20 @@ def _rows(e: Any, rows: list[dict[str, Any]], n: int, labels: list[str] | None =
     )
 
 
+def _html_docs(e: Any, c: dict[str, Any]) -> str:
+    """Two compared runs doc by doc: a table, each doc's prompts diffed under a fold."""
+    if not c.get("docs"):
+        return ""
+    rows = ""
+    for row in c["docs"][:MD_DOC_ROWS]:
+        cells = doc_cells(row)
+        diff = "\n".join(prompt_diff(row["yours"], row["reported"], "yours", "reported")[:40]) or "(identical)"
+        rows += ("<tr>" + "".join(f"<td>{e(cells[k])}</td>" for k in DOC_COLUMNS)
+                 + f"<td><details><summary>diff</summary><pre>{e(diff)}</pre></details></td></tr>")
+    head = "".join(f"<th>{k}</th>" for k in DOC_COLUMNS)
+    return f"<h3>Doc by doc</h3><p>{e(doc_lines_intro(c))}</p><table><tr>{head}<th></th></tr>{rows}</table>"
+
+
 def html_report(m: dict[str, Any]) -> str:
     e = html.escape
     n = m["yours"]["n"]
@@ -371,7 +418,7 @@ def html_report(m: dict[str, Any]) -> str:
     )
     diff = e("\n".join(m["prompt_diff"]["diff"]) or "(identical)")
     runs = ("<h2>What the two runs show</h2><ul>" + "".join(f"<li>{e(line)}</li>" for line in runs_lines(m))
-            + "</ul>") if runs_lines(m) else ""
+            + "</ul>" + _html_docs(e, (m.get("runs") or {}).get("comparison") or {})) if runs_lines(m) else ""
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>scoregap: {e(m['task']['name'])}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}

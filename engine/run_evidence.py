@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, doc_finder, token_difference
+from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, doc_finder, doc_rows, token_difference
 
 
 def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer: Any = None) -> dict[str, Any] | None:
@@ -39,6 +39,7 @@ def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer
         if tokenizer is not None and comparison.first_pair is not None:
             mine, theirs = comparison.first_pair
             data["first_difference_tokens"] = token_difference(tokenizer, mine.context, theirs.context)
+            data.update(doc_rows(comparison.pairs, tokenizer=tokenizer))
         data["lines"] = comparison_lines(data)
         out["comparison"] = data
     if yours is not None and yours.docs:

@@ -155,6 +155,7 @@ class RunComparison:
     differences: tuple[SettingDifference, ...]
     first_pair: tuple[LoggedDoc, LoggedDoc] | None   # the first matched doc whose prompts differ
     prompt_evidence: tuple[str, ...]    # what all differing prompts have in common, in words
+    pairs: tuple[tuple[LoggedDoc, LoggedDoc], ...] = field(default=(), repr=False)   # every matched doc
 
     @property
     def first_difference(self) -> tuple[int, str, str] | None:
@@ -187,6 +188,7 @@ class RunComparison:
                 "doc_id": self.first_difference[0], "yours": self.first_difference[1],
                 "reported": self.first_difference[2]},
             "prompt_evidence": list(self.prompt_evidence),
+            **doc_rows(self.pairs),
         }
 
 
@@ -207,15 +209,46 @@ def compare_runs(yours: LoggedRun, reported: LoggedRun) -> RunComparison:
             continue
         ours_scores.append(float(mine.correct))
         theirs_scores.append(float(theirs.correct))
-        right = (mine.correct >= 0.5, theirs.correct >= 0.5)
-        outcomes[{(True, True): "both right", (True, False): "only yours",
-                  (False, True): "only reported", (False, False): "both wrong"}[right]] += 1
+        outcomes[outcome(mine, theirs)] += 1
     test = stats.compare(ours_scores, theirs_scores) if ours_scores else None
     evidence = prompt_evidence(differing)
     return RunComparison(
         yours, reported, len(pairs), len(yours.docs) - len(pairs), len(reported.docs) - len(pairs),
         outcomes, test, identical, setting_differences(yours, reported, differing),
-        differing[0] if differing else None, evidence)
+        differing[0] if differing else None, evidence, tuple(pairs))
+
+
+def outcome(mine: LoggedDoc, theirs: LoggedDoc) -> str:
+    """"both right", "only yours", "only reported", "both wrong"; "" when a run logged no outcome."""
+    if mine.correct is None or theirs.correct is None:
+        return ""
+    return {(True, True): "both right", (True, False): "only yours", (False, True): "only reported",
+            (False, False): "both wrong"}[(mine.correct >= 0.5, theirs.correct >= 0.5)]
+
+
+DOC_ROWS = 200
+"""Docs listed one by one (with both prompts) in a comparison: the flips first. The counts cover
+every doc; the list stops here so a 14,000-doc run's report stays a few MB."""
+
+
+def doc_rows(pairs: Sequence[tuple[LoggedDoc, LoggedDoc]], limit: int = DOC_ROWS, tokenizer: Any = None) -> dict[str, Any]:
+    """The matched docs that differ, in outcome or in prompt, one row each (docs whose outcome
+    flips first, then in your run's order): both prompts, where they part, both outcomes, and
+    with a tokenizer each context's length in tokens and the token where they part."""
+    differ = [(m, t) for m, t in pairs if m.requests != t.requests or outcome(m, t) in ("only yours", "only reported")]
+    differ.sort(key=lambda pair: outcome(*pair) not in ("only yours", "only reported"))
+    rows = []
+    for mine, theirs in differ[:limit]:
+        a, b = _shown_request(mine), _shown_request(theirs)
+        rows.append({"doc_id": mine.doc_id, "reported_doc_id": theirs.doc_id, "subtask": mine.subtask,
+                     "question": question_key(mine.question)[:120], "outcome": outcome(mine, theirs),
+                     "identical": mine.requests == theirs.requests,
+                     "parts_at": None if a == b else len(_common_prefix([a, b])),
+                     "yours": a, "reported": b})
+        if tokenizer is not None and mine.context != theirs.context:
+            t = token_difference(tokenizer, mine.context, theirs.context)
+            rows[-1]["tokens"] = {"yours": t["yours"], "reported": t["reported"], "first": t["first"]}
+    return {"docs": rows, "docs_differing": len(differ)}
 
 
 def doc_finder(docs: Sequence[Any], run: LoggedRun) -> Callable[[LoggedDoc], Any]:
@@ -314,7 +347,15 @@ def prompt_evidence(differing: Sequence[tuple[LoggedDoc, LoggedDoc]]) -> tuple[s
         starts = _common_prefix([pair[index].context for pair in differing])
         own = _common_prefix([pair[other].context for pair in differing])
         if len(starts) > len(own) + 3:
-            extra = starts[len(_common_prefix([starts, own])):]
+            # what one run adds: after a start both share (a BOS), or before the other's whole
+            # start (shots before "Question: "); never from a shared first letter ("Q: 1+1?" and
+            # "Question:" share a "Q", and "starts with ': 1+1?'" would be a fragment)
+            if starts.startswith(own):
+                extra = starts[len(own):]
+            elif own and starts.endswith(own):
+                extra = starts[:-len(own)]
+            else:
+                extra = starts
             lines.append(f"every {side} prompt starts with {_visible(extra[:60])!r}, which the other run's do not")
     longer = sum(len(t.context) > len(m.context) for m, t in differing)
     if longer in (0, n):

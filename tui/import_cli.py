@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 
 DIFF_LINES = 24
+DOC_LINES = 5      # docs of two compared runs the import prints (the report lists more)
 
 
 def add_parser(sub: argparse._SubParsersAction, epilog: str) -> None:
@@ -82,7 +83,7 @@ def comparison_text(c) -> str:
     """What the two runs show, as lines for a terminal (the report says the same)."""
     import textwrap
 
-    from scoregap.engine.report_formats import prompt_diff
+    from scoregap.engine.report_formats import doc_cells, doc_lines_intro, prompt_diff
     from scoregap.engine.runs import comparison_lines
 
     lines = ["What the two runs show:"]
@@ -93,4 +94,16 @@ def comparison_text(c) -> str:
         doc_id, mine, theirs = c.first_difference
         lines.append(f"  first differing prompt (your doc {doc_id}; ␣ space, ↵ newline, ⟨answer⟩):")
         lines += ["    " + line for line in prompt_diff(mine, theirs, "yours", "reported")[:DIFF_LINES]]
+    data = c.to_dict()
+    if data["docs"]:
+        lines += textwrap.wrap(doc_lines_intro(data) + " The report and the app list them, both prompts each:",
+                               width=76, initial_indent="  ", subsequent_indent="    ")
+        for row in data["docs"][:DOC_LINES]:
+            cells = doc_cells(row)
+            lines.append(cut(f"    doc {cells['doc']}: {cells['outcome']}, prompts {cells['prompts']}: "
+                             f"{cells['question']}", 80))
     return "\n".join(lines)
+
+
+def cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"

@@ -162,7 +162,7 @@ def test_docs_match_by_content_not_position_and_flips_are_tested():
     c = compare_runs(run(mine, 0), run(theirs, 1))
     assert c.outcomes == {"both right": 1, "only yours": 0, "only reported": 1, "both wrong": 0}
     assert c.test.discordant == (0, 1) and c.identical_prompts == 0
-    assert any("starts with 'shot↵↵Q: What is '" in line for line in c.prompt_evidence)
+    assert any("starts with 'shot↵↵', which" in line for line in c.prompt_evidence)
     # a question only held inside the other run's prompt (lighteval logs the query) still matches
     bare = [_doc(0, "no such text", "x", 1.0)]
     assert match_docs([_doc(0, "What is 2+2?", "Q: What is 2+2?", 1.0)], [_doc(0, "", "shot\n\nQ: What is 2+2?", 1.0)])
@@ -277,3 +277,37 @@ def test_a_logged_prompt_the_rebuilt_setup_does_not_give_is_shown_with_its_white
     assert [line.strip() for line in shown[1:3]] == ["--- logged", "+++ rebuilt"]
     assert "  -↵" in shown                                              # the logged extra blank line
     assert any(line.startswith("   Question:␣What␣is␣") and line.endswith("?↵") for line in shown)
+
+
+def test_two_runs_are_listed_doc_by_doc_flips_first_with_both_prompts_and_where_they_part():
+    from scoregap.engine.backends.fake_model import FakeTokenizer
+    from scoregap.engine.runs import doc_rows
+
+    same = [_doc(i, f"What is {i}+{i}?", f"Q: What is {i}+{i}?", 1.0) for i in range(4)]
+    mine = same[:2] + [_doc(2, "What is 2+2?", "Q: What is 2+2?", 0.0), _doc(3, "What is 3+3?", "Q:  What is 3+3?", 1.0)]
+    pairs = match_docs(mine, same)
+    rows = doc_rows(pairs)
+    assert rows["docs_differing"] == 2                           # docs 0 and 1 agree in prompt and outcome
+    flip, spaced = rows["docs"]
+    assert (flip["doc_id"], flip["outcome"], flip["identical"], flip["parts_at"]) == (2, "only reported", True, None)
+    assert (spaced["doc_id"], spaced["outcome"], spaced["parts_at"]) == (3, "both right", 3)
+    assert (spaced["yours"], spaced["reported"]) == ("Q:  What is 3+3?⟨ a⟩", "Q: What is 3+3?⟨ a⟩")
+    tokens = doc_rows(pairs, tokenizer=FakeTokenizer())["docs"]
+    assert "tokens" not in tokens[0] and tokens[1]["tokens"]["yours"] > tokens[1]["tokens"]["reported"]
+    capped = doc_rows(pairs, limit=1)
+    assert capped["docs_differing"] == 2 and [r["doc_id"] for r in capped["docs"]] == [2]
+    from scoregap.engine.report_formats import doc_lines_intro
+
+    assert doc_lines_intro({**capped, "matched": 4}) == ("2 of the 4 matched docs differ in outcome or prompt "
+                                                         "(the first 1 listed, flips first).")
+
+
+def test_a_start_one_run_adds_is_quoted_whole_not_from_a_shared_first_letter():
+    """Found walking the import: shots "Q: 1+1?" before "Question: ..." were shown as
+    "every reported prompt starts with ': 1+1?...'" (the two runs share the letter Q)."""
+    from scoregap.engine.runs import prompt_evidence
+
+    mine = [_doc(i, f"What is {i}?", f"Question: What is {i}?", 1.0) for i in range(2)]
+    theirs = [_doc(i, f"What is {i}?", f"Q: 1+1?\nA: 2\n\nQuestion: What is {i}?", 1.0) for i in range(2)]
+    assert prompt_evidence(list(zip(mine, theirs)))[0] == (
+        "every reported prompt starts with 'Q: 1+1?↵A: 2↵↵', which the other run's do not")

@@ -151,3 +151,61 @@ async def _test_a_narrow_prompt_diff_stacks_its_sides() -> None:
 
 def test_a_narrow_prompt_diff_stacks_its_sides() -> None:
     asyncio.run(_test_a_narrow_prompt_diff_stacks_its_sides())
+
+
+def two_runs_comparison() -> dict:
+    """Two logged runs of three docs, compared by the engine: yours 0-shot, the reported 1-shot;
+    doc 1 flips (only the reported run got it right)."""
+    from scoregap.engine.runs import LoggedDoc, LoggedRun, compare_runs
+
+    def run(shot: str, correct: list[float]) -> LoggedRun:
+        docs = tuple(LoggedDoc(i, {}, f"What is {i} plus {i}?", ((f"{shot}Q: What is {i} plus {i}?\nA:", f" {2 * i}"),),
+                               correct[i]) for i in range(3))
+        return LoggedRun("lm-eval", "r.json", "t", "acc", "none", sum(correct) / 3,
+                         facts={"fewshot.k": 1 if shot else 0}, docs=docs)
+
+    c = compare_runs(run("", [1.0, 0.0, 1.0]), run("Q: What is 9 plus 9?\nA: 18\n\n", [1.0, 1.0, 1.0]))
+    return c.to_dict()
+
+
+async def _test_the_two_runs_doc_by_doc_at_80_columns(tmp_path: Path) -> None:
+    from textual.widgets import Static
+
+    from scoregap.tui.app import make_app
+    from scoregap.tui.screens.ranking import RankingScreen
+    from scoregap.tui.screens.run_docs import RunDocsScreen
+
+    app = make_app(session(tmp_path), cache_dir=tmp_path / "cache", autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.ranking = RankingScreen()
+        await app.push_screen(app.ranking)
+        bare = report()
+        app.ranking.show(bare)
+        await pilot.press("d")                       # no runs: said, nothing pushed
+        await pilot.pause()
+        assert isinstance(app.screen, RankingScreen)
+        shown = {**bare, "runs": {"comparison": two_runs_comparison()}}
+        shown["ranking"] = [{**bare["ranking"][0], "runs_show": 1}, bare["ranking"][1]]
+        app.ranking.show(shown)
+        await pilot.pause()
+        assert "(runs show it)" in screen_text(app)
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, RunDocsScreen)
+        text = screen_text(app)
+        print(text)
+        assert "3 of the 3 matched docs differ in outcome or prompt (flips first)" in " ".join(text.split())
+        lines = [line for line in text.splitlines() if line.rstrip().endswith("plus 0?") or "part at character 11  " in line]
+        assert [line.split()[:2] for line in lines] == [["1", "only"], ["0", "both"], ["2", "both"]]   # the flip first
+        diff = str(app.screen.query_one("#docs-diff", Static).render())
+        assert diff.startswith("Doc 1: only reported") and "+Q:␣What␣is␣9␣plus␣9?↵\n+A:␣18↵" in diff
+        await pilot.press("down")
+        await pilot.pause()
+        assert str(app.screen.query_one("#docs-diff", Static).render()).startswith("Doc 0: both right")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, RankingScreen)
+
+
+def test_the_two_runs_doc_by_doc_at_80_columns(tmp_path: Path) -> None:
+    asyncio.run(_test_the_two_runs_doc_by_doc_at_80_columns(tmp_path))

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from scoregap.engine.report_formats import closes_text, numbering, runs_lines, score_text, sig_text, verdict_line
+from scoregap.tui.screens.run_docs import RunDocsScreen
 from scoregap.tui.widgets.effect_chart import Effect, EffectChart
 
 
@@ -52,7 +53,8 @@ class RankingScreen(Screen):
     class SaveRequested(Message):
         pass
 
-    BINDINGS = [Binding("s", "save", "Save report"), Binding("escape", "back", "Checklist")]
+    BINDINGS = [Binding("s", "save", "Save report"), Binding("d", "docs", "Doc by doc"),
+                Binding("escape", "back", "Checklist")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -136,6 +138,16 @@ class RankingScreen(Screen):
 
     def action_save(self) -> None:
         self.post_message(self.SaveRequested())
+
+    def action_docs(self) -> None:
+        """The two runs doc by doc, when the session compared two logged runs."""
+        comparison = ((self.report or {}).get("runs") or {}).get("comparison") or {}
+        if not comparison.get("docs"):
+            why = ("their docs agree in outcome and prompt" if comparison else
+                   "the session compares no two logged runs (scoregap import ... --reported-run)")
+            self.notify(f"Nothing to list doc by doc: {why}.")
+            return
+        self.app.push_screen(RunDocsScreen(comparison))
 
     def action_back(self) -> None:
         self.app.pop_screen()
