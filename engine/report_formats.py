@@ -192,6 +192,8 @@ def runs_lines(m: dict[str, Any]) -> list[str]:
     lines = list((runs.get("comparison") or {}).get("lines", []))
     if runs.get("remeasure"):
         lines.append(runs["remeasure"]["line"])
+    if runs.get("chat_template"):
+        lines.append(runs["chat_template"]["line"])
     if runs.get("error"):
         lines.append(f"The session's runs could not be read: {runs['error']}")
     return lines

@@ -44,7 +44,35 @@ def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer
         out["comparison"] = data
     if yours is not None and yours.docs:
         out["remeasure"] = remeasure(yours, yours_eval)
+    template = template_here(tokenizer, yours, reported)
+    if template:
+        out["chat_template"] = template
     return out or None
+
+
+def template_here(tokenizer: Any, *runs: LoggedRun | None) -> dict[str, Any] | None:
+    """The chat templates the runs recorded (by hash) against the one this model's tokenizer
+    applies here: a template changed since a run (a tokenizer update on the hub) renders other
+    prompts than the run's, and no setup key can bring the old one back. None when no run
+    recorded a template."""
+    from scoregap.engine.tokenization import template_sha
+
+    recorded = {side: run.chat_template_sha for side, run in zip(("yours", "reported"), runs)
+                if run is not None and run.chat_template_sha}
+    if not recorded or tokenizer is None:
+        return None
+    here = template_sha(tokenizer)
+    other = {side: sha for side, sha in recorded.items() if sha != here}
+    said = " and ".join(f"{'your' if side == 'yours' else 'the reported'} run's ({sha[:12]})" for side, sha in recorded.items())
+    if not other:
+        line = f"The chat template {said} is the one this model's tokenizer applies here."
+    else:
+        mine = f"this model's tokenizer applies {'none' if not here else here[:12]} here"
+        names = " and ".join("your run" if side == "yours" else "the reported run" for side in other)
+        line = (f"Chat templates by sha256: {said}; {mine}. {names[0].upper() + names[1:]} rendered prompts with another "
+                f"template than the one the diagnosis uses (a tokenizer updated since?), which no setup key can "
+                f"bring back: compare that template by hand.")
+    return {"here": here, **recorded, "line": line}
 
 
 def remeasure(run: LoggedRun, ev: Any) -> dict[str, Any]:

@@ -95,6 +95,18 @@ def chat_template_file(directory: str) -> str:
     return f"the tokenizer files in {directory}" if directory else "the tokenizer's files"
 
 
+def template_sha(tokenizer: Any) -> str:
+    """sha256 of the chat template a tokenizer applies, as lm-eval records it in a results file
+    (`chat_template_sha`: of the template string; of the "default" one when a tokenizer keeps
+    several by name); "" when it has none."""
+    import hashlib
+
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, dict):
+        template = template.get("default")
+    return hashlib.sha256(template.encode("utf-8")).hexdigest() if isinstance(template, str) and template else ""
+
+
 def chat_renderer(
     tokenizer: Any, model: str = "", directory: str = ""
 ) -> Callable[[list[dict[str, str]]], str] | None:

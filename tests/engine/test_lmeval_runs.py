@@ -311,3 +311,23 @@ def test_a_start_one_run_adds_is_quoted_whole_not_from_a_shared_first_letter():
     theirs = [_doc(i, f"What is {i}?", f"Q: 1+1?\nA: 2\n\nQuestion: What is {i}?", 1.0) for i in range(2)]
     assert prompt_evidence(list(zip(mine, theirs)))[0] == (
         "every reported prompt starts with 'Q: 1+1?↵A: 2↵↵', which the other run's do not")
+
+
+def test_a_recorded_chat_template_is_compared_with_the_one_the_tokenizer_applies_here():
+    import hashlib
+
+    from scoregap.engine.backends.fake_model import FakeTokenizer
+    from scoregap.engine.run_evidence import template_here
+
+    tok = FakeTokenizer(chat_template=True)
+    same = hashlib.sha256(tok.chat_template.encode()).hexdigest()
+    run = lambda sha: LoggedRun("lm-eval", "r", "t", "acc", "none", 0.5, chat_template_sha=sha)
+    assert template_here(tok, run(""), None) is None                  # no run recorded a template
+    agree = template_here(tok, run(same), run(""))
+    assert agree["here"] == agree["yours"] == same and "is the one this model's tokenizer applies here" in agree["line"]
+    changed = template_here(tok, run(same), run("ab" * 32))
+    assert changed["reported"] == "ab" * 32
+    assert "The reported run rendered prompts with another template" in changed["line"]
+    assert "Your run" not in changed["line"]
+    none_here = template_here(FakeTokenizer(), run(same), None)
+    assert "this model's tokenizer applies none here. Your run rendered" in none_here["line"]

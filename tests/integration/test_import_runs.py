@@ -220,6 +220,9 @@ def test_the_planted_difference_between_two_runs_is_ranked_first(case, runs, cac
     assert report["ranking"][0]["runs_show"] == 1
     assert report["runs"]["remeasure"]["max_abs_delta_loglikelihood"] < 1e-4
     assert report["runs"]["remeasure"]["flips"] == 0
+    if case == "chat template on vs off":   # the run's template is the demo tokenizer's own
+        template = report["runs"]["chat_template"]
+        assert template["here"] == template["yours"] and "is the one this model's tokenizer" in template["line"]
     from scoregap.engine.report_formats import markdown
 
     text = markdown(report)
