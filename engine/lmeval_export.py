@@ -2,9 +2,9 @@
 
 Reports use this to say how to reproduce a number with the reference tool; the parity test and
 the benchmark use it to run lm-eval on exactly the setup scoregap ran. Not every setup has an
-equivalent: lm-eval's random few-shot sampler draws shots in doc order from one generator (ours
-seeds per doc), it cannot reverse or shuffle shot order, or put the description in the user
-turn. `LmEvalExport.unsupported` lists what would differ; an export with an empty list scores
+equivalent: lm-eval's random few-shot sampler draws shots in doc order from one generator (our
+"stream" sampler, exported as lm-eval's default with its seed; our "random" seeds per doc), it
+cannot reverse or shuffle shot order, or put the description in the user turn. `LmEvalExport.unsupported` lists what would differ; an export with an empty list scores
 the same (the parity test holds it to that).
 
 The YAML is written as JSON, which YAML parsers read as it is, so no string needs YAML escaping.
@@ -69,7 +69,13 @@ class LmEvalExport:
             parts += ["--system_instruction", self.run_args["system_instruction"]]
         if self.run_args.get("limit"):
             parts += ["--limit", str(self.run_args["limit"])]
+        seed = self.run_args.get("fewshot_seed", LMEVAL_FEWSHOT_SEED)
+        if self.config.get("fewshot_config", {}).get("sampler") == "default" and seed != LMEVAL_FEWSHOT_SEED:
+            parts += ["--seed", f"0,1234,1234,{seed}"]   # random, numpy, torch (lm-eval's defaults), few-shot
         return shlex.join(parts)
+
+
+LMEVAL_FEWSHOT_SEED = 1234   # lm-eval's default few-shot seed (--seed's fourth number)
 
 
 def _labels(style: str) -> list[str]:
@@ -104,8 +110,11 @@ def _prelude(setup: Setup, mapping: dict[str, str], kind: str) -> str:
 def export(setup: Setup, task: Task, *, model: str, limit: int = 0, name: str = "") -> LmEvalExport:
     p, f, c, s, g, ld = setup.prompt, setup.fewshot, setup.chat, setup.scoring, setup.generation, setup.loading
     unsupported: list[str] = []
-    if f.k and f.sampler != "first_n":
+    if f.k and f.sampler == "random":
         unsupported.append("fewshot.sampler = random (lm-eval draws shots in doc order from one generator)")
+    elif f.k and f.sampler == "stream_excluding":
+        unsupported.append("fewshot.sampler = stream_excluding (lm-eval excludes the doc from its own draw only "
+                           "when a task names neither a few-shot nor a test split; the exported task names one)")
     if f.k and f.order != "sampled":
         unsupported.append(f"fewshot.order = {f.order}")
     if c.apply_template and c.description_in == "user":
@@ -134,7 +143,8 @@ def export(setup: Setup, task: Task, *, model: str, limit: int = 0, name: str = 
         config["description"] = prelude + p.description
     config["target_delimiter"] = p.target_delimiter
     config["fewshot_delimiter"] = p.fewshot_delimiter
-    config["fewshot_config"] = {"sampler": "first_n"}
+    # "stream" is lm-eval's own default sampler (one generator seeded with the few-shot seed)
+    config["fewshot_config"] = {"sampler": "default" if f.sampler == "stream" else "first_n"}
     if task.kind == "multiple_choice":
         config["output_type"] = "multiple_choice"
         if p.target == "text":
@@ -177,6 +187,7 @@ def export(setup: Setup, task: Task, *, model: str, limit: int = 0, name: str = 
         "fewshot_as_multiturn": c.apply_template and f.multiturn,
         "system_instruction": c.system_prompt or None,
         "limit": limit or setup.task.limit or None,
+        "fewshot_seed": f.seed,
     }
     return LmEvalExport(task_name, config, model_args, run_args, tuple(unsupported))
 

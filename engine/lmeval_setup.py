@@ -365,7 +365,13 @@ def _backend(model: str, args: Mapping[str, Any], values: dict[str, Any], lost: 
     if not model:
         return
     if model not in BACKENDS:
-        lost.append(f"model type {model} (scoregap runs transformers or vllm; loading.backend keeps its default)")
+        if "/" in model or model in ("HFLM", "VLLM"):
+            # lm-eval's Python API given a model object records its name (or class) here, not a type
+            lost.append(f'model "{model}" is a model\'s name, not an lm-eval model type: the run passed a model '
+                        f"object to lm-eval's Python API, which does not record the backend (loading.backend "
+                        f"keeps its default)")
+        else:
+            lost.append(f"model type {model} (scoregap runs transformers or vllm; loading.backend keeps its default)")
         return
     values["loading.backend"] = BACKENDS[model]
     if model != "vllm":

@@ -101,7 +101,7 @@ def comparison_text(c) -> str:
         for row in data["docs"][:DOC_LINES]:
             cells = doc_cells(row)
             lines.append(cut(f"    doc {cells['doc']}: {cells['outcome']}, prompts {cells['prompts']}: "
-                             f"{cells['question']}", 80))
+                             f"{cells['question']}", 76))
     return "\n".join(lines)
 
 

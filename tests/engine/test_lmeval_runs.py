@@ -331,3 +331,20 @@ def test_a_recorded_chat_template_is_compared_with_the_one_the_tokenizer_applies
     assert "Your run" not in changed["line"]
     none_here = template_here(FakeTokenizer(), run(same), None)
     assert "this model's tokenizer applies none here. Your run rendered" in none_here["line"]
+
+
+def test_a_run_made_through_the_python_api_names_its_model_not_a_type(tmp_path):
+    """Found walking an import: lm-eval's Python API, given a model object, records its path as
+    config.model, and the import called that path a "model type"."""
+    run, recon = read_lmeval(write_run(tmp_path / "api", config=None))
+    assert "loading.backend" in recon.values                    # "hf": a type
+    import json as _json
+
+    results = next((tmp_path / "api").rglob("results_*.json"))
+    data = _json.loads(results.read_text())
+    data["config"]["model"] = "/models/tiny"
+    results.write_text(_json.dumps(data))
+    run, recon = read_lmeval(tmp_path / "api")
+    assert "loading.backend" not in recon.values
+    assert any(line.startswith('model "/models/tiny" is a model\'s name, not an lm-eval model type')
+               for line in recon.unrepresentable)

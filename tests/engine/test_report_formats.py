@@ -43,3 +43,23 @@ def test_the_lm_eval_command_names_its_folder_and_breaks_only_between_arguments(
     lines = laid.splitlines()
     assert all(len(line) <= 60 or line.strip(" \\") == shlex.quote(folder) for line in lines)
     assert "    --num_fewshot 5 --batch_size 8 --apply_chat_template \\" in lines
+
+
+def test_lm_evals_own_sampler_exports_as_its_default_with_the_seed_and_a_per_doc_draw_is_said():
+    """Found walking an import: a setup rebuilt from an lm-eval run (sampler "stream", lm-eval's
+    default) came back in the report as "lm-eval cannot express: fewshot.sampler = random"."""
+    from scoregap.engine.lmeval_export import export
+    from scoregap.engine.presets import load_setup
+    from scoregap.engine.tasks import load_task
+
+    base = load_setup("samples/arith")
+    task = load_task(base.task, setup_source=base.source)
+    stream = export(base.with_values({"fewshot.k": 3, "fewshot.sampler": "stream"}), task, model="m")
+    assert stream.unsupported == () and stream.config["fewshot_config"] == {"sampler": "default"}
+    assert "--seed" not in stream.command()                         # lm-eval's default few-shot seed
+    seeded = export(base.with_values({"fewshot.k": 3, "fewshot.sampler": "stream", "fewshot.seed": 42}), task, model="m")
+    assert "--seed 0,1234,1234,42" in seeded.command()
+    per_doc = export(base.with_values({"fewshot.k": 3, "fewshot.sampler": "random"}), task, model="m")
+    assert per_doc.unsupported[0].startswith("fewshot.sampler = random")
+    first = export(base.with_values({"fewshot.k": 3}), task, model="m")
+    assert first.unsupported == () and first.config["fewshot_config"] == {"sampler": "first_n"}

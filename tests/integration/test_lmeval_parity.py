@@ -24,9 +24,10 @@ pytestmark = pytest.mark.slow
 LIMIT = 24
 
 CASES = {
-    # name: (layout, k, chat, multiturn)
+    # name: (layout, k, chat, multiturn[, sampler])
     "cloze-0shot": ("cloze", 0, False, False),
     "cloze-3shot": ("cloze", 3, False, False),
+    "cloze-3shot-stream": ("cloze", 3, False, False, "stream"),   # exported as lm-eval's default sampler
     "cloze-3shot-chat": ("cloze", 3, True, False),
     "cloze-3shot-chat-multiturn": ("cloze", 3, True, True),
     "mmlu-0shot": ("mmlu", 0, False, False),
@@ -47,10 +48,10 @@ def engine(tiny_model, tmp_path_factory):
     return Engine(resolve_model(str(tiny_model), cache=cache), cache)
 
 
-def _setup(layout: str, k: int, chat: bool, multiturn: bool):
+def _setup(layout: str, k: int, chat: bool, multiturn: bool, sampler: str = "first_n"):
     base = load_setup("samples/arith")   # lm-eval's MMLU layout on the bundled arith task
     values = {"fewshot.k": k, "chat.apply_template": chat, "fewshot.multiturn": multiturn,
-              "loading.batch_size": 4}
+              "loading.batch_size": 4, "fewshot.sampler": sampler}
     if layout == "cloze":   # continuation = " " + the choice's words: several tokens each
         values.update({"prompt.template": "Question: {{ question }}\nAnswer:",
                        "prompt.choice_labels": "none", "prompt.target": "text",

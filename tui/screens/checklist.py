@@ -220,6 +220,8 @@ class ChecklistScreen(Screen):
         pane = self.query_one("#runs", Collapsible)
         pane.display = bool(lines) or bool(self.session.yours_run and self.session.reported_run)
         text = "\n".join(f"• {line}" for line in lines) if lines else "Shown once your setup is measured."
+        if lines and self.session.yours_run and self.session.reported_run:
+            text += "\n(g: the ranking; d there lists the docs that differ, each with its two prompts)"
         self.query_one("#runs-text", Static).update(text)
 
     def set_state(self, check: str, state: CheckState) -> None:
