@@ -299,6 +299,11 @@ def setting_differences(yours: LoggedRun, reported: LoggedRun,
     if yours.chat_template_sha and reported.chat_template_sha and yours.chat_template_sha != reported.chat_template_sha:
         out.append(SettingDifference("chat template hash", yours.chat_template_sha[:12], reported.chat_template_sha[:12],
                                      "the two runs rendered different chat templates"))
+    if (yours.tool == reported.tool and yours.version and reported.version and yours.version not in ("Yaml", "None")
+            and reported.version not in ("Yaml", "None") and yours.version != reported.version):
+        out.append(SettingDifference("task version", yours.version, reported.version,
+                                     f"{yours.tool} changed the task between the two runs (its prompt, data or metric "
+                                     f"may differ; the prompts show what changed)"))
     return tuple(out)
 
 

@@ -18,7 +18,6 @@ bytes, and tests/engine/test_lmeval_stock.py checks the file against the install
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from scoregap.engine.catalog import entries

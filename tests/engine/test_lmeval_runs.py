@@ -336,7 +336,7 @@ def test_a_recorded_chat_template_is_compared_with_the_one_the_tokenizer_applies
 def test_a_run_made_through_the_python_api_names_its_model_not_a_type(tmp_path):
     """Found walking an import: lm-eval's Python API, given a model object, records its path as
     config.model, and the import called that path a "model type"."""
-    run, recon = read_lmeval(write_run(tmp_path / "api", config=None))
+    _, recon = read_lmeval(write_run(tmp_path / "api", config=None))
     assert "loading.backend" in recon.values                    # "hf": a type
     import json as _json
 
@@ -344,7 +344,17 @@ def test_a_run_made_through_the_python_api_names_its_model_not_a_type(tmp_path):
     data = _json.loads(results.read_text())
     data["config"]["model"] = "/models/tiny"
     results.write_text(_json.dumps(data))
-    run, recon = read_lmeval(tmp_path / "api")
+    _, recon = read_lmeval(tmp_path / "api")
     assert "loading.backend" not in recon.values
     assert any(line.startswith('model "/models/tiny" is a model\'s name, not an lm-eval model type')
                for line in recon.unrepresentable)
+
+
+def test_two_runs_of_different_task_versions_say_so():
+    run = lambda version, tool="lm-eval": LoggedRun(tool, "r", "t", "acc", "none", 0.5, version=version,
+                                                    docs=(_doc(0, "What is 1+1?", "Q: What is 1+1?", 1.0),))
+    c = compare_runs(run("1.0"), run("2.0"))
+    assert [(d.key, d.yours, d.reported) for d in c.differences] == [("task version", "1.0", "2.0")]
+    assert not compare_runs(run("1.0"), run("1.0")).differences
+    assert not compare_runs(run("Yaml"), run("2.0")).differences          # a local task records no version
+    assert not compare_runs(run("1.0"), run("0", "lighteval")).differences  # two tools number apart
