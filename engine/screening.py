@@ -53,14 +53,13 @@ def order(n: int) -> list[int]:
 
 
 def interim_ci(c: stats.Comparison, n_looks: int) -> tuple[float, float]:
-    """The CI an interim look judges by: delta ± z·SE at level 1 − ALPHA/n_looks (Bonferroni
-    over the looks, so all of a variant's stops together keep a 5% error rate)."""
+    """The CI an interim look judges by: the comparison's interval at level 1 − ALPHA/n_looks
+    (Bonferroni over the looks, so all of a variant's stops together keep a 5% error rate)."""
     if c.se == 0:
         return c.ci
     from scipy.stats import norm
 
-    z = float(norm.ppf(1 - ALPHA / (2 * n_looks)))
-    return (c.delta - z * c.se, c.delta + z * c.se)
+    return stats.interval(c, float(norm.ppf(1 - ALPHA / (2 * n_looks))))
 
 
 def settled(ci: tuple[float, float], floor: float, gap: float) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Literal
 
@@ -41,7 +41,7 @@ def _scipy_stats():  # noqa: ANN202
 Method = Literal["mcnemar", "t-clustered", "bootstrap", "identical"]
 
 Z_95 = 1.959963984540054
-"""Two-sided 95% normal quantile; the CIs of the McNemar path are delta ± Z_95·SE."""
+"""Two-sided 95% normal quantile: the CIs of the McNemar and clustered paths are centre ± Z_95·SE."""
 
 MAX_SHAPLEY_PLAYERS = 6
 """2^6 = 64 coalitions, each a re-scoring; beyond that exact Shapley values cost too much."""
@@ -117,6 +117,23 @@ def _clustered_se(d: np.ndarray, ids: np.ndarray) -> float:
     return math.sqrt(groups / (groups - 1) * float(np.sum(sums**2))) / n
 
 
+def _matched_se(n: int, lose: int, win: int) -> float:
+    """Agresti-Min: the SE of a difference of matched proportions with a half added to each cell."""
+    b, c, m = lose + 0.5, win + 0.5, n + 2.0
+    return math.sqrt(max((b + c) - (c - b) ** 2 / m, 0.0)) / m
+
+
+def interval(c: Comparison, z: float) -> tuple[float, float]:
+    """A comparison's interval at normal quantile `z`: the McNemar path's is Agresti-Min's
+    (centred on the difference with a half added to each cell, within [-1, 1]); the others are
+    delta ± z·SE."""
+    if c.method != "mcnemar":
+        return (c.delta - z * c.se, c.delta + z * c.se)
+    lose, win = c.discordant
+    centre = (win - lose) / (c.n + 2.0)
+    return (max(centre - z * c.se, -1.0), min(centre + z * c.se, 1.0))
+
+
 def compare(
     base: Sequence[float],
     variant: Sequence[float],
@@ -129,8 +146,11 @@ def compare(
 
     0/1 scores: p from the exact McNemar test (a two-sided binomial test of the discordant pairs
     against 1/2), which is valid for any number of discordant pairs, unlike its chi-square form.
-    The CI is the normal approximation delta ± 1.96·SE with SE = std(d)/sqrt(n) of the paired
-    differences d, so right at the 5% boundary it may disagree with the exact p. With `clusters`
+    The CI is Agresti and Min's (2005) for matched proportions: the Wald interval after adding a
+    half to each cell of the paired 2x2 table (`interval`). On hundreds of docs it is the plain
+    Wald interval to a few tenths of a point (240 docs, 30 and 60 flips: 0.14); on a few docs the plain one claims what the
+    data cannot hold (3 docs, 2 flips one way: +1.3 to +132 points with p = 0.5), this one does
+    not (-18 to +98). Right at the 5% boundary it may still disagree with the exact p. With `clusters`
     (method "t-clustered") the SE is cluster-robust and both CI and p come from the normal
     approximation to delta/SE: an exact test that ignores the clustering would claim more
     certainty than the data holds.
@@ -170,9 +190,9 @@ def compare(
                 p = 2.0 * float(_scipy_stats().norm.sf(abs(delta) / se))
             return Comparison(delta, se, ci, min(p, 1.0), n, "t-clustered", discordant)
         # One doc says nothing about spread: an infinite SE rather than a made-up one.
-        se = float(d.std(ddof=1)) / math.sqrt(n) if n > 1 else math.inf
-        ci = (delta - Z_95 * se, delta + Z_95 * se)
-        return Comparison(delta, se, ci, min(p, 1.0), n, "mcnemar", discordant)
+        se = _matched_se(n, lose, win) if n > 1 else math.inf
+        c = Comparison(delta, se, (0.0, 0.0), min(p, 1.0), n, "mcnemar", discordant)
+        return replace(c, ci=interval(c, Z_95))
 
     boot = _bootstrap_means(d, ids, seed, n_boot)
     low, high = np.percentile(boot, [2.5, 97.5])

@@ -49,13 +49,29 @@ def test_mcnemar_is_symmetric_and_sign_follows_variant() -> None:
     assert down.discordant == (9, 1)
 
 
-def test_mcnemar_se_and_ci_are_from_paired_differences() -> None:
+def test_mcnemar_ci_is_agresti_mins_a_half_added_to_each_cell() -> None:
     base, variant = _pairs(b=3, c=7, agree=10)
     result = compare(base, variant)
-    d = np.array(variant) - np.array(base)
-    se = d.std(ddof=1) / math.sqrt(d.size)
-    assert result.se == pytest.approx(se)
-    assert result.ci == pytest.approx((d.mean() - 1.959964 * se, d.mean() + 1.959964 * se))
+    b, c, m = 3.5, 7.5, 22.0                    # the four cells + 1/2 each: n + 2 docs
+    se = math.sqrt((b + c) - (c - b) ** 2 / m) / m
+    assert result.delta == pytest.approx(4 / 20) and result.se == pytest.approx(se)
+    assert result.ci == pytest.approx(((c - b) / m - 1.959964 * se, (c - b) / m + 1.959964 * se))
+
+
+def test_a_few_docs_give_an_interval_a_difference_of_proportions_can_have() -> None:
+    """Found importing a 3-doc run: two flips one way gave "+1.3 to +132 points" beside p = 0.5
+    (the plain Wald interval); Agresti-Min's stays in [-1, 1] and holds 0, as the exact p says."""
+    result = compare([1.0, 0.0, 0.0], [1.0, 1.0, 1.0])
+    assert result.p == pytest.approx(0.5)
+    assert -1.0 <= result.ci[0] < 0.0 < result.ci[1] <= 1.0
+    assert result.ci == pytest.approx((-0.181, 0.981), abs=1e-3)
+    every = compare([0.0] * 4, [1.0] * 4)       # every doc flips: the bound is clipped at +100 points
+    assert every.ci[1] == 1.0 and every.ci[0] > 0.0
+    # on hundreds of docs it is the plain Wald interval to within a few tenths of a point
+    big = compare(*_pairs(b=30, c=60, agree=150))
+    d = np.array(big_pair := _pairs(b=30, c=60, agree=150))[1] - np.array(big_pair)[0]
+    wald = d.std(ddof=1) / math.sqrt(d.size) * 1.959964
+    assert big.ci == pytest.approx((d.mean() - wald, d.mean() + wald), abs=2e-3)
 
 
 def test_balanced_discordance_gives_p_one() -> None:
@@ -109,10 +125,11 @@ def test_clustered_se_is_larger_when_differences_cluster() -> None:
 def test_singleton_clusters_reproduce_the_naive_se_exactly() -> None:
     # sqrt(n/(n−1) · Σ(d_i − d̄)²)/n  ==  sqrt(Σ(d_i − d̄)²/(n−1))/sqrt(n)
     base, variant = _pairs(b=4, c=11, agree=25)
-    naive = compare(base, variant)
+    d = np.array(variant) - np.array(base)
+    naive_se = d.std(ddof=1) / math.sqrt(d.size)
     singletons = compare(base, variant, clusters=[str(i) for i in range(len(base))])
-    assert singletons.se == pytest.approx(naive.se, rel=1e-12)
-    assert singletons.ci == pytest.approx(naive.ci)
+    assert singletons.se == pytest.approx(naive_se, rel=1e-12)
+    assert singletons.ci == pytest.approx((d.mean() - 1.959964 * naive_se, d.mean() + 1.959964 * naive_se))
 
 
 def test_one_cluster_falls_back_to_naive() -> None:
