@@ -80,7 +80,7 @@ PROMPT_KEYS = ("prompt.", "fewshot.", "chat.")
 
 @dataclass(frozen=True)
 class RunsEvidence:
-    """What two logged runs, compared doc by doc (engine/runs.py), say about a fix."""
+    """What two logged runs, compared doc by doc (engine/run_comparison.py), say about a fix."""
 
     differing: Mapping[str, Any] = field(default_factory=dict)   # key the runs record differently -> reported value
     prompts_identical: bool = False      # every doc both runs logged was fed the same strings

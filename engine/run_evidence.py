@@ -2,7 +2,7 @@
 
 Two pieces of evidence, both free of model calls beyond your measured setup:
 
-- the two runs compared doc by doc (`runs.compare_runs`), with the checks whose setting keys
+- the two runs compared doc by doc (`run_comparison.compare_runs`), with the checks whose setting keys
   differ between them ("implicated"); the report and the app show it first;
 - your logged run against scoregap's re-measurement of your setup on this machine: the docs whose
   outcome flips and the largest per-choice loglikelihood difference. Identical prompts that score
@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.runs import LoggedRun, compare_runs, comparison_lines, doc_finder, doc_rows, token_difference
+from scoregap.engine.run_comparison import compare_runs, comparison_lines, doc_rows, token_difference
+from scoregap.engine.runs import LoggedRun, doc_finder
 
 
 def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer: Any = None) -> dict[str, Any] | None:

@@ -67,7 +67,7 @@ def import_session(tool: str, path: Path | str, out: Path, *, task: str = "", me
                    cache: Any = None, setup: str = "") -> Imported:
     """The whole import, for every front end: read the runs, write the session, check your
     setup against your logged prompts, compare the two runs (no model calls)."""
-    from scoregap.engine.runs import compare_runs
+    from scoregap.engine.run_comparison import compare_runs
     from scoregap.engine.session import load_session
 
     if out.suffix != ".toml":

@@ -84,7 +84,7 @@ def comparison_text(c) -> str:
     import textwrap
 
     from scoregap.engine.report_formats import doc_cells, doc_lines_intro, prompt_diff
-    from scoregap.engine.runs import comparison_lines
+    from scoregap.engine.run_comparison import comparison_lines
 
     lines = ["What the two runs show:"]
     for line in comparison_lines(c.to_dict()):

@@ -20,7 +20,7 @@ from scoregap.engine.errors import InputError
 from scoregap.engine.lighteval_runs import read_lighteval, reconstruct, scoregap_metric
 from scoregap.engine.metrics import score_choices
 from scoregap.engine.presets import load_setup
-from scoregap.engine.runs import compare_runs, match_docs
+from scoregap.engine.run_comparison import compare_runs, match_docs
 
 
 @pytest.fixture(scope="module")

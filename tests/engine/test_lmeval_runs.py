@@ -16,7 +16,8 @@ from scoregap.engine.errors import InputError
 from scoregap.engine.lmeval_runs import model_args, read_lmeval
 from scoregap.engine.presets import load_setup
 from scoregap.engine.run_import import import_runs
-from scoregap.engine.runs import LoggedDoc, LoggedRun, compare_runs, match_docs
+from scoregap.engine.run_comparison import compare_runs, match_docs
+from scoregap.engine.runs import LoggedDoc, LoggedRun
 from scoregap.engine.session import load_session
 from scoregap.tui.cli import main
 
@@ -248,7 +249,7 @@ def test_a_folder_with_several_results_files_says_which_it_read(tmp_path):
 
 def test_the_token_view_of_the_first_differing_prompt_says_where_the_two_part():
     from scoregap.engine.backends.fake_model import FakeTokenizer
-    from scoregap.engine.runs import token_difference
+    from scoregap.engine.run_comparison import token_difference
 
     tok = FakeTokenizer()
     diff = token_difference(tok, "Question: 2 plus 3?\nAnswer:", "Question: 2 plus 3?\n\nAnswer:")
@@ -281,7 +282,7 @@ def test_a_logged_prompt_the_rebuilt_setup_does_not_give_is_shown_with_its_white
 
 def test_two_runs_are_listed_doc_by_doc_flips_first_with_both_prompts_and_where_they_part():
     from scoregap.engine.backends.fake_model import FakeTokenizer
-    from scoregap.engine.runs import doc_rows
+    from scoregap.engine.run_comparison import doc_rows
 
     same = [_doc(i, f"What is {i}+{i}?", f"Q: What is {i}+{i}?", 1.0) for i in range(4)]
     mine = same[:2] + [_doc(2, "What is 2+2?", "Q: What is 2+2?", 0.0), _doc(3, "What is 3+3?", "Q:  What is 3+3?", 1.0)]
@@ -305,7 +306,7 @@ def test_two_runs_are_listed_doc_by_doc_flips_first_with_both_prompts_and_where_
 def test_a_start_one_run_adds_is_quoted_whole_not_from_a_shared_first_letter():
     """Found walking the import: shots "Q: 1+1?" before "Question: ..." were shown as
     "every reported prompt starts with ': 1+1?...'" (the two runs share the letter Q)."""
-    from scoregap.engine.runs import prompt_evidence
+    from scoregap.engine.run_comparison import prompt_evidence
 
     mine = [_doc(i, f"What is {i}?", f"Question: What is {i}?", 1.0) for i in range(2)]
     theirs = [_doc(i, f"What is {i}?", f"Q: 1+1?\nA: 2\n\nQuestion: What is {i}?", 1.0) for i in range(2)]

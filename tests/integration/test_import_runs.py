@@ -28,7 +28,7 @@ from scoregap.engine.model import resolve_model  # noqa: E402
 from scoregap.engine.ranking import is_cause  # noqa: E402
 from scoregap.engine.run import DiagnosisRun  # noqa: E402
 from scoregap.engine.run_import import check_prompts, import_runs, verify_session  # noqa: E402
-from scoregap.engine.runs import compare_runs  # noqa: E402
+from scoregap.engine.run_comparison import compare_runs  # noqa: E402
 from scoregap.engine.session import load_session  # noqa: E402
 from scoregap.profiles import PROFILES_DIR  # noqa: E402
 

@@ -156,7 +156,8 @@ def test_a_narrow_prompt_diff_stacks_its_sides() -> None:
 def two_runs_comparison() -> dict:
     """Two logged runs of three docs, compared by the engine: yours 0-shot, the reported 1-shot;
     doc 1 flips (only the reported run got it right)."""
-    from scoregap.engine.runs import LoggedDoc, LoggedRun, compare_runs
+    from scoregap.engine.run_comparison import compare_runs
+    from scoregap.engine.runs import LoggedDoc, LoggedRun
 
     def run(shot: str, correct: list[float]) -> LoggedRun:
         docs = tuple(LoggedDoc(i, {}, f"What is {i} plus {i}?", ((f"{shot}Q: What is {i} plus {i}?\nA:", f" {2 * i}"),),

@@ -1,6 +1,6 @@
 """Two logged runs, doc by doc: the docs whose outcome or prompt differs (flips first), and the
 highlighted doc's two prompts diffed with visible whitespace. Drawn from the report model's
-`runs.comparison` (engine/runs.py `doc_rows`); no model is called."""
+`runs.comparison` (engine/run_comparison.py `doc_rows`); no model is called."""
 
 from __future__ import annotations
 
