@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from functools import cache
+from os.path import commonprefix  # of any strings, not only paths
 from typing import Any
 
 from scoregap.engine import catalog
@@ -65,8 +66,7 @@ def stock_differences(configs: Mapping[str, Mapping[str, Any]], versions: Mappin
 def _apart(a: Any, b: Any) -> tuple[str, str]:
     """Two values as `_short` shows them; two long strings from a little before where they part."""
     if isinstance(a, str) and isinstance(b, str) and max(len(repr(a)), len(repr(b))) > 70:
-        at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        start = max(at - 20, 0)
+        start = max(len(commonprefix([a, b])) - 20, 0)
         cut = lambda text: ("…" if start else "") + _short(text[start:])
         return cut(a), cut(b)
     return _short(a), _short(b)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from os.path import commonprefix  # of any strings, not only paths
 from typing import Any
 
 from scoregap.engine import stats
@@ -109,7 +110,8 @@ class RunComparison:
     def keys(self) -> tuple[str, ...]:
         return tuple(d.key for d in self.differences if "." in d.key)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, tokenizer: Any = None) -> dict[str, Any]:
+        """As data; with a tokenizer, the differing docs say where their prompts part in tokens."""
         t = self.test
         return {
             "yours": {"path": self.yours.path, "tool": self.yours.tool, "task": self.yours.task,
@@ -128,7 +130,7 @@ class RunComparison:
                 "doc_id": self.first_difference[0], "yours": self.first_difference[1],
                 "reported": self.first_difference[2]},
             "prompt_evidence": list(self.prompt_evidence),
-            **doc_rows(self.pairs),
+            **doc_rows(self.pairs, tokenizer=tokenizer),
         }
 
 
@@ -184,7 +186,7 @@ def doc_rows(pairs: Sequence[tuple[LoggedDoc, LoggedDoc]], limit: int = DOC_ROWS
         rows.append({"doc_id": mine.doc_id, "reported_doc_id": theirs.doc_id, "subtask": mine.subtask,
                      "question": question_key(mine.question)[:120], "outcome": outcome(mine, theirs),
                      "identical": mine.requests == theirs.requests,
-                     "parts_at": None if a == b else len(_common_prefix([a, b])),
+                     "parts_at": None if a == b else len(commonprefix([a, b])),
                      "yours": a, "reported": b})
         if tokenizer is not None and mine.context != theirs.context:
             t = token_difference(tokenizer, mine.context, theirs.context)
@@ -259,8 +261,8 @@ def prompt_evidence(differing: Sequence[tuple[LoggedDoc, LoggedDoc]]) -> tuple[s
         return tuple(lines)
     for side, index in (("reported", 1), ("your", 0)):
         other = 1 - index
-        starts = _common_prefix([pair[index].context for pair in differing])
-        own = _common_prefix([pair[other].context for pair in differing])
+        starts = commonprefix([pair[index].context for pair in differing])
+        own = commonprefix([pair[other].context for pair in differing])
         if len(starts) > len(own) + 3:
             # what one run adds: after a start both share (a BOS), or before the other's whole
             # start (shots before "Question: "); never from a shared first letter ("Q: 1+1?" and
@@ -278,16 +280,6 @@ def prompt_evidence(differing: Sequence[tuple[LoggedDoc, LoggedDoc]]) -> tuple[s
         mean = sum(abs(len(t.context) - len(m.context)) for m, t in differing) / n
         lines.append(f"every {which} prompt is longer ({mean:.0f} characters on average)")
     return tuple(lines)
-
-
-def _common_prefix(texts: Sequence[str]) -> str:
-    if not texts:
-        return ""
-    low, high = min(texts), max(texts)
-    i = 0
-    while i < len(low) and low[i] == high[i]:
-        i += 1
-    return low[:i]
 
 
 def _visible(text: str) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from scoregap.engine.errors import InputError
-from scoregap.engine.run_comparison import compare_runs, comparison_lines, doc_rows, token_difference
+from scoregap.engine.run_comparison import compare_runs, comparison_lines, token_difference
 from scoregap.engine.runs import LoggedRun, doc_finder
 
 
@@ -33,14 +33,13 @@ def run_evidence(session: Any, yours_eval: Any, checks: Sequence[Any], tokenizer
     out: dict[str, Any] = {}
     if yours is not None and reported is not None and yours.docs and reported.docs:
         comparison = compare_runs(yours, reported)
-        data = comparison.to_dict()
+        data = comparison.to_dict(tokenizer)
         differing = set(comparison.keys)
         data["implicated"] = [c.id for c in checks if differing & set(getattr(c, "keys", ()))]
         data["implicated_keys"] = sorted(differing)
         if tokenizer is not None and comparison.first_pair is not None:
             mine, theirs = comparison.first_pair
             data["first_difference_tokens"] = token_difference(tokenizer, mine.context, theirs.context)
-            data.update(doc_rows(comparison.pairs, tokenizer=tokenizer))
         data["lines"] = comparison_lines(data)
         out["comparison"] = data
     if yours is not None and yours.docs:
